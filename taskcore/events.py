@@ -1,0 +1,132 @@
+"""Events: the small emitter behind ``worker.on("success", ...)`` and friends.
+
+Handlers may be plain functions or coroutine functions:
+
+* sync handlers run immediately, in registration order, inside :meth:`EventEmitter.emit`;
+* async handlers are scheduled as tasks (in registration order) and tracked, so
+  :meth:`EventEmitter.drain` can wait for them and nothing is garbage-collected mid-flight.
+
+A handler that raises is logged and skipped: an observer can never break the worker, scheduler
+or pool that emits. ``emit`` never raises and never blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from taskcore.clock import Clock
+
+__all__ = ["AnyHandler", "EventEmitter", "Handler", "sleep_or_stop"]
+
+logger = logging.getLogger("taskcore.events")
+
+Handler = Callable[..., Any]
+"""An event handler, called with the event's arguments; sync or async."""
+
+AnyHandler = Callable[..., Any]
+"""A catch-all handler, called as ``handler(event_name, *args)``; sync or async."""
+
+H = TypeVar("H", bound=Callable[..., Any])
+
+
+class EventEmitter:
+    """Named events with ordered handlers; see the module docstring for the contract."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = {}
+        self._any: list[AnyHandler] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def on(self, event: str, handler: H) -> H:
+        """Call ``handler(*args)`` on every ``emit(event, *args)``; returns ``handler`` so it
+        can be used as a decorator argument or kept for :meth:`off`."""
+        self._handlers.setdefault(event, []).append(handler)
+        return handler
+
+    def off(self, event: str, handler: Handler) -> None:
+        """Remove one registration of ``handler`` for ``event``; absent handlers are ignored."""
+        handlers = self._handlers.get(event, [])
+        with contextlib.suppress(ValueError):
+            handlers.remove(handler)
+
+    def on_any(self, handler: H) -> H:
+        """Call ``handler(event, *args)`` for every event, after the event's own handlers."""
+        self._any.append(handler)
+        return handler
+
+    def off_any(self, handler: AnyHandler) -> None:
+        """Remove a catch-all handler; absent handlers are ignored."""
+        with contextlib.suppress(ValueError):
+            self._any.remove(handler)
+
+    def listeners(self, event: str) -> list[Handler]:
+        """The handlers registered for ``event``, in call order (a copy)."""
+        return list(self._handlers.get(event, []))
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Deliver ``event`` to its handlers, then to the catch-all handlers. Never raises."""
+        for handler in list(self._handlers.get(event, [])):
+            self._call(event, handler, args)
+        for handler in list(self._any):
+            self._call(event, handler, (event, *args))
+
+    def _call(self, event: str, handler: Handler, args: tuple[Any, ...]) -> None:
+        try:
+            outcome = handler(*args)
+        except Exception:
+            logger.exception("handler %r for event %r raised; ignored", handler, event)
+            return
+        if inspect.isawaitable(outcome):
+            try:
+                task = asyncio.ensure_future(outcome)
+            except RuntimeError:
+                # No running loop (emit from a thread or after shutdown): nothing can run it.
+                logger.error("async handler %r for event %r needs a running loop", handler, event)
+                if inspect.iscoroutine(outcome):
+                    outcome.close()
+                return
+            self._tasks.add(task)
+            task.add_done_callback(lambda t: self._finished(event, handler, t))
+
+    def _finished(self, event: str, handler: Handler, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            logger.error(
+                "async handler %r for event %r raised; ignored",
+                handler,
+                event,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+
+    async def drain(self) -> None:
+        """Wait until every async handler scheduled so far (and any they schedule) has ended."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bool:
+    """Sleep ``seconds`` on ``clock`` unless ``stop`` is set first; True if stopped.
+
+    Lets a heartbeat or scheduler loop sleep on an injected (possibly fake) clock yet end at
+    once when asked to.
+    """
+    if stop.is_set():
+        return True
+    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleeper, stopper):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(sleeper, stopper, return_exceptions=True)
+    return stop.is_set()
