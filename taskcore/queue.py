@@ -1,0 +1,457 @@
+"""The Queue API: enqueue (now, at a time, after a delay), inspect, and manage failed jobs.
+
+node-resque's ``Queue`` with its bugs fixed, written only against
+:class:`~taskcore.backend.Backend`. Every method is one or a few backend calls, each atomic on its
+own.
+
+Units: ``enqueue_at`` takes a **millisecond** timestamp (or an aware ``datetime``) and
+``enqueue_in`` a **millisecond** delay (or a ``timedelta``), as node-resque does; delayed jobs are
+stored at whole seconds (``Math.round(ms / 1000)``). ``scheduled_at``/``del_delayed`` return
+**seconds**; ``timestamps``/``all_delayed`` keys are **milliseconds**. Every other duration is in
+seconds.
+
+Enqueue hooks (``before_enqueue``/``after_enqueue``) run for jobs found in ``jobs`` on
+``enqueue``, ``enqueue_front`` and ``retry_and_remove_failed``; ``enqueue_at``/``enqueue_in`` run
+none (node-resque's rule).
+
+Subclass it to change behaviour (``resque_overrides``): every public method is a coroutine that
+may be overridden, and internal calls go through the public methods.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from taskcore import codec
+from taskcore.backend import Backend, CurrentJob, WorkerId
+from taskcore.clock import Clock, SystemClock
+from taskcore.errors import DuplicateJobError, JobNotFound, MalformedPayload
+from taskcore.jobs import JobDefinition
+from taskcore.plugins.base import HookContext, run_hooks
+
+__all__ = ["FORCE_CLEAN_MARKER", "LEADER_LOCK", "WORKER_TIMEOUT_ERROR", "Queue"]
+
+LEADER_LOCK = "resque_scheduler_leader_lock"
+"""The scheduler leader lock's name (node-resque's; Ruby resque-scheduler uses another)."""
+
+WORKER_TIMEOUT_ERROR = "Worker Timeout (killed manually)"
+"""``exception`` and ``error`` of the failure recorded for a force-cleaned worker's job."""
+
+FORCE_CLEAN_MARKER = "queue#forceCleanWorker"
+"""``backtrace[1]`` of a force-clean failure; :meth:`Queue.retry_stuck_jobs` looks for it."""
+
+_PAGE = 100
+
+
+def _ms_of(timestamp: float | datetime) -> float:
+    if isinstance(timestamp, datetime):
+        if timestamp.tzinfo is None:
+            raise ValueError(
+                f"enqueue_at got a naive datetime {timestamp!r}; pass a timezone-aware one "
+                "(e.g. datetime.now(UTC)) or a unix timestamp in milliseconds"
+            )
+        return timestamp.timestamp() * 1000
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise TypeError(f"a timestamp is unix milliseconds or a datetime, got {timestamp!r}")
+    return float(timestamp)
+
+
+class Queue:
+    """Enqueue and inspect jobs, manage workers, locks and failed jobs on one backend.
+
+    ``jobs`` (class name -> :class:`JobDefinition`) supplies the plugins whose enqueue hooks run;
+    a class not in ``jobs`` is enqueued without hooks. ``clock`` is read for ``enqueue_in``,
+    worker ages and failure dates (default: the wall clock).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        jobs: Mapping[str, JobDefinition] | None = None,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
+        self.backend = backend
+        self.jobs: Mapping[str, JobDefinition] = jobs if jobs is not None else {}
+        self.clock: Clock = clock if clock is not None else SystemClock()
+
+    # ------------------------------------------------------------------ enqueue
+
+    def _context(self, queue: str, func: str, args: list[Any]) -> HookContext | None:
+        job = self.jobs.get(func)
+        if job is None or not job.plugins:
+            return None
+        return HookContext(func=func, queue=queue, args=args, job=job, queue_api=self)
+
+    async def _enqueue(self, queue: str, func: str, args: Any, *, front: bool) -> bool:
+        arrayed = codec.arrayify(args)
+        payload = codec.encode_job(func, queue, arrayed)
+        context = self._context(queue, func, arrayed)
+        if context is not None and not await run_hooks("before_enqueue", context):
+            return False
+        await self.backend.push(queue, payload, front=front)
+        if context is not None:
+            await run_hooks("after_enqueue", context)
+        return True
+
+    async def enqueue(self, queue: str, func: str, args: Any = None) -> bool:
+        """Append job ``func(*args)`` to the tail of ``queue``.
+
+        ``args`` None means ``[]``; a non-list is wrapped as ``[args]``. Runs the job's
+        ``before_enqueue`` hooks first: if one returns False nothing is written and False is
+        returned. ``after_enqueue`` hooks run after the write. True when enqueued.
+        """
+        return await self._enqueue(queue, func, args, front=False)
+
+    async def enqueue_front(self, queue: str, func: str, args: Any = None) -> bool:
+        """As :meth:`enqueue`, but the job goes to the head of ``queue`` (worked next)."""
+        return await self._enqueue(queue, func, args, front=True)
+
+    async def enqueue_at(
+        self,
+        timestamp: float | datetime,
+        queue: str,
+        func: str,
+        args: Any = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool:
+        """Schedule the job for ``timestamp`` (unix **milliseconds**, or an aware datetime).
+
+        Stored at ``Math.round(ms / 1000)`` seconds. resque keeps one copy of a payload per
+        second: scheduling the same job at the same second again raises
+        :class:`~taskcore.errors.DuplicateJobError`, or returns False (nothing written) with
+        ``suppress_duplicate``. No plugin hooks run (node-resque's rule). True when scheduled.
+        """
+        seconds = codec.js_round(_ms_of(timestamp) / 1000)
+        payload = codec.encode_job(func, queue, args)
+        if await self.backend.schedule(seconds, queue, payload):
+            return True
+        if suppress_duplicate:
+            return False
+        raise DuplicateJobError(
+            f"job {payload} is already scheduled at {seconds} (unix seconds): resque keeps one "
+            "copy per second; pass suppress_duplicate=True to ignore duplicates"
+        )
+
+    async def enqueue_in(
+        self,
+        delay: int | timedelta,
+        queue: str,
+        func: str,
+        args: Any = None,
+        *,
+        suppress_duplicate: bool = False,
+    ) -> bool:
+        """Schedule the job ``delay`` from now: **milliseconds** (fractions are truncated, as
+        node-resque's ``parseInt``), or a timedelta. Otherwise as :meth:`enqueue_at`."""
+        if isinstance(delay, timedelta):
+            delay_ms = delay.total_seconds() * 1000
+        elif isinstance(delay, bool) or not isinstance(delay, int | float):
+            raise TypeError(f"a delay is milliseconds or a timedelta, got {delay!r}")
+        else:
+            delay_ms = int(delay)
+        return await self.enqueue_at(
+            self.clock.now() * 1000 + delay_ms,
+            queue,
+            func,
+            args,
+            suppress_duplicate=suppress_duplicate,
+        )
+
+    # ------------------------------------------------------------------ queues
+
+    async def queues(self) -> list[str]:
+        """Known queue names, sorted (a queue stays known while empty until deleted)."""
+        return await self.backend.list_queues()
+
+    async def length(self, queue: str) -> int:
+        """Jobs waiting in ``queue`` (0 when unknown)."""
+        return await self.backend.queue_length(queue)
+
+    async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[codec.Job]:
+        """Jobs of ``queue`` from index ``start`` to ``stop`` inclusive (negative counts from
+        the end), head first. Raises MalformedPayload if one of them is not a resque job."""
+        payloads = await self.backend.queue_range(queue, start, stop)
+        return [codec.decode_job(p, queue) for p in payloads]
+
+    async def delete(self, queue: str, func: str, args: Any = None, count: int = 0) -> int:
+        """Remove the job ``func(*args)`` from ``queue``; returns how many copies were removed.
+
+        ``count`` 0 removes every copy, ``n > 0`` the first n from the head, ``n < 0`` the last
+        ``-n`` from the tail. node-resque's ``del``.
+        """
+        payload = codec.encode_job(func, queue, args)
+        return await self.backend.remove_from_queue(queue, payload, count)
+
+    async def del_by_function(self, queue: str, func: str, start: int = 0, stop: int = -1) -> int:
+        """Remove the jobs of class ``func`` found between ``start`` and ``stop`` of ``queue``,
+        whatever their args; returns how many were removed.
+
+        For each distinct payload seen in the window, as many copies as the window holds are
+        removed from the head. Entries that are not valid resque jobs never match.
+        """
+        matches: Counter[str] = Counter()
+        for payload in await self.backend.queue_range(queue, start, stop):
+            try:
+                job = codec.decode_job(payload, queue)
+            except MalformedPayload:
+                continue
+            if job.class_name == func:
+                matches[payload] += 1
+        removed = 0
+        for payload, copies in matches.items():
+            removed += await self.backend.remove_from_queue(queue, payload, copies)
+        return removed
+
+    async def delete_queue(self, queue: str) -> None:
+        """Delete every job of ``queue`` and forget the queue name."""
+        await self.backend.delete_queue(queue)
+
+    # ------------------------------------------------------------------ delayed jobs
+
+    async def del_delayed(self, queue: str, func: str, args: Any = None) -> list[int]:
+        """Unschedule the job everywhere; returns the **seconds** it was scheduled at."""
+        return await self.backend.remove_delayed(codec.encode_job(func, queue, args))
+
+    async def scheduled_at(self, queue: str, func: str, args: Any = None) -> list[int]:
+        """The **seconds** at which the job is scheduled, ascending (empty if none)."""
+        return await self.backend.scheduled_at(codec.encode_job(func, queue, args))
+
+    async def timestamps(self) -> list[int]:
+        """Every timestamp holding delayed jobs, in **milliseconds**, ascending numerically
+        (node-resque sorts them as strings)."""
+        return sorted(ts * 1000 for ts in await self.backend.delayed_timestamps())
+
+    async def delayed_at(self, timestamp_ms: float) -> tuple[list[codec.Job], int]:
+        """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second."""
+        seconds = codec.ms_to_seconds(timestamp_ms)
+        payloads = await self.backend.delayed_at(seconds)
+        return [codec.decode_job(p) for p in payloads], seconds
+
+    async def all_delayed(self) -> dict[int, list[codec.Job]]:
+        """Every delayed job by timestamp in **milliseconds**, ascending, scheduling order kept.
+
+        Not one atomic snapshot: a timestamp promoted while this runs may read as empty and is
+        then left out.
+        """
+        result: dict[int, list[codec.Job]] = {}
+        for ts in await self.backend.delayed_timestamps():
+            jobs = [codec.decode_job(p) for p in await self.backend.delayed_at(ts)]
+            if jobs:
+                result[ts * 1000] = jobs
+        return result
+
+    # ------------------------------------------------------------------ locks
+
+    async def locks(self) -> dict[str, str]:
+        """Every plugin lock (``lock:*`` from QueueLock, ``workerslock:*`` from JobLock):
+        ``{name: value}``, names without the namespace."""
+        found = await self.backend.list_locks("lock:")
+        found.update(await self.backend.list_locks("workerslock:"))
+        return found
+
+    async def del_lock(self, name: str) -> int:
+        """Delete the lock ``name`` (as :meth:`locks` lists it); 1 if it existed, else 0."""
+        return int(await self.backend.release_lock(name))
+
+    # ------------------------------------------------------------------ workers
+
+    async def workers(self) -> dict[str, str]:
+        """Registered workers: ``{name: "q1,q2"}`` (``"*"`` for a wildcard worker)."""
+        return {w.name: w.queues_str for w in await self.backend.list_workers()}
+
+    async def working_on(self, name: str, queues: str | Sequence[str]) -> str | None:
+        """The raw current-job record of worker ``name`` working ``queues`` (a ``"q1,q2"``
+        string or a sequence), or None when it is idle or unknown."""
+        names = tuple(queues.split(",")) if isinstance(queues, str) else tuple(queues)
+        current = await self.backend.current_job(WorkerId(name, names))
+        return None if current is None else current.raw
+
+    async def all_working_on(self) -> dict[str, dict[str, Any] | str]:
+        """Every registered worker: its parsed current-job record, or ``"started"`` when idle."""
+        result: dict[str, dict[str, Any] | str] = {}
+        for worker, current in (await self.backend.current_jobs()).items():
+            result[worker.name] = "started" if current is None else _record(current)
+        return result
+
+    async def force_clean_worker(self, name: str) -> list[codec.Failure]:
+        """Remove every trace of worker ``name`` (registration, ping, started time, per-worker
+        counters, current job) in one atomic backend step.
+
+        A job it was working on is moved to the failed list (``failed`` +1) with exception and
+        error ``"Worker Timeout (killed manually)"`` and backtrace
+        ``["killed by <host> at <date>", "queue#forceCleanWorker", "taskcore"]``; those
+        failures are returned (empty for an idle or unknown worker; no counter moves then).
+        """
+        failed_at = codec.js_date(self.clock.now())
+        backtrace = [
+            f"killed by {socket.gethostname()} at {failed_at}",
+            FORCE_CLEAN_MARKER,
+            "taskcore",
+        ]
+
+        def failure_for(job: CurrentJob) -> str:
+            return codec.encode_failure(
+                worker=job.worker.name,
+                queue=job.queue,
+                payload=job.payload,
+                exception=WORKER_TIMEOUT_ERROR,
+                error=WORKER_TIMEOUT_ERROR,
+                backtrace=backtrace,
+                failed_at=failed_at,
+            )
+
+        cleaned = await self.backend.clean_worker(name, failure_for)
+        return [codec.decode_failure(failure_for(job)) for job in cleaned]
+
+    async def clean_old_workers(self, age: float) -> dict[str, list[codec.Failure]]:
+        """Force-clean workers that look dead: ``{name: failures recorded}``.
+
+        A worker is old when its current job started more than ``age`` **seconds** ago, or,
+        when idle (or its job's start is unreadable), when its last heartbeat (else its
+        registration) is more than ``age`` seconds old. node-resque never cleaned idle workers.
+        Heartbeats of workers that are no longer registered are cleaned the same way.
+        """
+        now = self.clock.now()
+        pings = {p.name: p.time for p in await self.backend.worker_pings()}
+        seen: dict[str, float | None] = {}
+        for worker, current in (await self.backend.current_jobs()).items():
+            since: float | None = None
+            if current is not None:
+                since = codec.parse_date(current.run_at)
+            if since is None:
+                ping = pings.get(worker.name)
+                since = float(ping) if ping is not None else None
+            if since is None:
+                started = await self.backend.worker_started(worker)
+                since = float(started) if started is not None else None
+            if since is not None:
+                previous = seen.get(worker.name)
+                seen[worker.name] = since if previous is None else min(previous, since)
+            else:
+                seen.setdefault(worker.name, None)
+        for name, time in pings.items():
+            seen.setdefault(name, float(time))
+        result: dict[str, list[codec.Failure]] = {}
+        for name, since in seen.items():
+            if since is not None and now - since > age:
+                result[name] = await self.force_clean_worker(name)
+        return result
+
+    # ------------------------------------------------------------------ failed jobs
+
+    async def failed_count(self) -> int:
+        """Length of the failed list."""
+        return await self.backend.failure_count()
+
+    async def failed(self, start: int = 0, stop: int = -1) -> list[codec.Failure]:
+        """Failures from ``start`` to ``stop`` inclusive, oldest first."""
+        return [codec.decode_failure(r) for r in await self.backend.failures(start, stop)]
+
+    async def remove_failed(self, failure: codec.Failure | str) -> int:
+        """Remove one failure (a :class:`~taskcore.codec.Failure` or its raw record), matched
+        byte for byte; 1 if removed, 0 if it was not in the list."""
+        raw = failure.raw if isinstance(failure, codec.Failure) else failure
+        return await self.backend.remove_failure(raw)
+
+    async def retry_and_remove_failed(self, failure: codec.Failure | str) -> bool:
+        """Re-enqueue a failed job at the tail of its queue and remove its failure record.
+
+        The job's ``before_enqueue`` hooks run first: if one blocks, nothing changes (the
+        failure stays) and False is returned. Then the removal and the push happen in one
+        atomic backend step; :class:`~taskcore.errors.JobNotFound` if the record is no longer
+        in the failed list. ``after_enqueue`` hooks run last. True when re-enqueued.
+        """
+        if isinstance(failure, str):
+            failure = codec.decode_failure(failure)
+        job = failure.job
+        queue = failure.queue or job.queue
+        payload = codec.encode_job(job.class_name, queue, job.args)
+        context = self._context(queue, job.class_name, job.args)
+        if context is not None and not await run_hooks("before_enqueue", context):
+            return False
+        if not await self.backend.retry_failure(failure.raw, queue, payload):
+            raise JobNotFound(
+                f"this failure is not in the failed list (already retried or removed?): "
+                f"{failure.raw[:120]!r}"
+            )
+        if context is not None:
+            await run_hooks("after_enqueue", context)
+        return True
+
+    async def retry_stuck_jobs(self, upper: int | None = None) -> int:
+        """Retry every failure recorded by :meth:`force_clean_worker` (``backtrace[1] ==
+        "queue#forceCleanWorker"``) among the first ``upper`` records (all when None).
+
+        Returns how many were re-enqueued. Records blocked by a hook, malformed, or removed
+        concurrently are left alone. Pages through the list without skipping any record.
+        """
+        retried = 0
+        start = 0
+        scanned = 0
+        while upper is None or scanned < upper:
+            size = _PAGE if upper is None else min(_PAGE, upper - scanned)
+            page = await self.backend.failures(start, start + size - 1)
+            if not page:
+                break
+            scanned += len(page)
+            start += len(page)
+            for raw in page:
+                try:
+                    failure = codec.decode_failure(raw)
+                except MalformedPayload:
+                    continue
+                trace = failure.backtrace or []
+                if len(trace) < 2 or trace[1] != FORCE_CLEAN_MARKER:
+                    continue
+                try:
+                    if await self.retry_and_remove_failed(failure):
+                        retried += 1
+                        # the list shifted left by one under our window
+                        start -= 1
+                except (JobNotFound, MalformedPayload):
+                    continue
+            if len(page) < size:
+                break
+        return retried
+
+    # ------------------------------------------------------------------ overview
+
+    async def stats(self) -> dict[str, int]:
+        """Every counter: ``processed``, ``failed`` and their per-worker ``:<name>`` forms."""
+        return await self.backend.stats()
+
+    async def leader(self) -> str | None:
+        """The name of the scheduler holding leadership, or None."""
+        return await self.backend.get_lock(LEADER_LOCK)
+
+    async def details(self) -> dict[str, Any]:
+        """``{"queues": {q: {"length": n}}, "workers": all_working_on(), "stats", "leader"}``."""
+        queues = {q: {"length": await self.length(q)} for q in await self.queues()}
+        return {
+            "queues": queues,
+            "workers": await self.all_working_on(),
+            "stats": await self.stats(),
+            "leader": await self.leader(),
+        }
+
+
+def _record(current: CurrentJob) -> dict[str, Any]:
+    try:
+        value = json.loads(current.raw)
+    except ValueError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    return {
+        "run_at": current.run_at,
+        "queue": current.queue,
+        "worker": current.worker.name,
+        "payload": json.loads(current.payload),
+    }
