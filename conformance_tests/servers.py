@@ -1,24 +1,498 @@
-"""Real servers for the suite: Redis, PostgreSQL and node-resque, found or started.
+"""Real servers for the suite and the benchmarks: Redis, PostgreSQL and node-resque.
 
-Provisional version: environment variables, else the conventional local ports. (To be extended:
-start servers from their binaries on free ports when none runs.)
+Each function finds what it needs or provides it, once per process, and never skips: a server
+that cannot be found or started is an error whose message says what to install or set.
+
+* :func:`redis_url` -- ``TASKCORE_TEST_REDIS_URL``, else a Redis answering on 127.0.0.1:6379,
+  else a ``redis-server`` started on a free loopback port for this process (stopped at exit).
+* :func:`postgres_dsn` -- a throwaway database ``taskcore_test_<pid>_<random>`` created for this
+  process (dropped at exit) on ``TASKCORE_TEST_POSTGRES_DSN``, else on 127.0.0.1:5432 as user
+  ``postgres``, else on a cluster initialised and started in a temporary directory.
+* :func:`node_resque_dir` -- node-resque 9 installed from npm (``node/package.json``) into the
+  repository's ``.cache/node-resque``; :func:`run_node_script` runs one of ``node/*.js`` with it.
+
+Missing binaries are installed with ``apt-get`` when running as root (as CI does); otherwise the
+error names the package to install. Credentials never appear in messages.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import concurrent.futures
+import fcntl
 import functools
+import glob
+import hashlib
+import json
 import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+__all__ = ["node_resque_dir", "postgres_dsn", "redis_url", "run_node_script"]
+
+REDIS_ENV = "TASKCORE_TEST_REDIS_URL"
+POSTGRES_ENV = "TASKCORE_TEST_POSTGRES_DSN"
+NODE_DIR_ENV = "TASKCORE_NODE_RESQUE_DIR"
+NODE_SCRIPTS = Path(__file__).resolve().parent / "node"
+START_TIMEOUT = 30.0  # seconds to wait for a started server to accept connections
+
+_T = TypeVar("_T")
+_lock = threading.RLock()
+_apt_updated = False
 
 
-@functools.cache
+def _once(fn: Callable[[], _T]) -> Callable[[], _T]:
+    """``functools.cache`` for a no-argument function, safe when threads race for the first
+    call (the server is started once, not once per thread)."""
+    cached = functools.cache(fn)
+
+    @functools.wraps(fn)
+    def wrapper() -> _T:
+        with _lock:
+            return cached()
+
+    return wrapper
+
+
+def _redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _apt_install(packages: Sequence[str], why: str) -> None:
+    """Install Debian packages quietly (root only); ``apt-get update`` runs once per process."""
+    global _apt_updated
+    if not _is_root() or shutil.which("apt-get") is None:
+        raise RuntimeError(
+            f"{why} Install it (Debian/Ubuntu: sudo apt-get install {' '.join(packages)}) "
+            "or point the suite at a running server (see docs/drivers.md)."
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    quiet: dict[str, Any] = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE}
+    try:
+        if not _apt_updated:
+            subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600, **quiet)
+            _apt_updated = True
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            check=True,
+            timeout=1200,
+            **quiet,
+        )
+    except subprocess.CalledProcessError as exc:
+        raise RuntimeError(
+            f"{why} apt-get install {' '.join(packages)} failed: {exc.stderr.decode()[-2000:]}"
+        ) from exc
+
+
+def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll ``ready`` until it is true; raise with the server's log if it exits or times out."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)  # waiting for an external process: there is no event to wait on
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+    raise RuntimeError(f"the server did not start (exit code {proc.poll()}); its log:\n{tail}")
+
+
+def _stop_at_exit(proc: subprocess.Popen[bytes], workdir: str) -> None:
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+
+
+# ---------------------------------------------------------------------------- Redis
+
+
+def _redis_answers(url: str) -> str | None:
+    """None if a PING to ``url`` succeeds, else the error text."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _start_redis() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _apt_install(
+            ["redis-server"],
+            "No Redis server answers on 127.0.0.1:6379 and the "
+            "redis-server binary is not installed.",
+        )
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("apt-get installed redis-server but it is not on PATH")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="taskcore-redis-")
+    log = Path(workdir) / "redis.log"
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        workdir,
+        "--logfile",
+        str(log),
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stop_at_exit(proc, workdir)
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait_until(lambda: _redis_answers(url) is None, proc, log)
+    return url
+
+
+@_once
 def redis_url() -> str:
-    """A Redis server URL for this test run (``TASKCORE_TEST_REDIS_URL`` or local 6379)."""
-    return os.environ.get("TASKCORE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    """A reachable Redis URL for this process (see the module docstring for the order).
+
+    Raises RuntimeError when ``TASKCORE_TEST_REDIS_URL`` is set but unreachable, or when no
+    server runs and none can be started. Callers use a unique namespace; never flush the db.
+    """
+    configured = os.environ.get(REDIS_ENV)
+    if configured:
+        error = _redis_answers(configured)
+        if error is not None:
+            raise RuntimeError(
+                f"{REDIS_ENV}={_redact(configured)} is not reachable ({error}). "
+                f"Start that server, fix the URL, or unset {REDIS_ENV} to use a local one."
+            )
+        return configured
+    local = "redis://127.0.0.1:6379/0"
+    if _redis_answers(local) is None:
+        return local
+    return _start_redis()
 
 
-@functools.cache
-def postgres_dsn() -> str:
-    """A PostgreSQL DSN for this test run (``TASKCORE_TEST_POSTGRES_DSN`` or local 5432)."""
-    return os.environ.get(
-        "TASKCORE_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
+# ---------------------------------------------------------------------------- PostgreSQL
+
+
+def _run_async(make: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run a coroutine to completion whether or not the caller (a fixture, atexit) is inside a
+    running event loop: in this thread when none runs, else in a private thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(make())).result()
+
+
+def _postgres_error(dsn: str) -> str | None:
+    """None if ``dsn`` accepts a connection, else the error text."""
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(dsn, timeout=5)
+        await conn.close()
+
+    try:
+        _run_async(probe)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _postgres_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(
+        glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+        key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
     )
+    return candidates[-1] if candidates else None
+
+
+def _as_postgres_user(args: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run its tools as the ``postgres`` account then."""
+    if not _is_root():
+        return args
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "postgres", "--", *args]
+    return ["su", "postgres", "-s", "/bin/sh", "-c", " ".join(map(_sh_quote, args))]
+
+
+def _sh_quote(arg: str) -> str:
+    return "'" + arg.replace("'", "'\"'\"'") + "'"
+
+
+def _start_postgres() -> str:
+    initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+    if initdb is None or pg_ctl is None:
+        _apt_install(
+            ["postgresql"],
+            "No PostgreSQL accepts connections on 127.0.0.1:5432 and "
+            "initdb/pg_ctl are not installed.",
+        )
+        initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+        if initdb is None or pg_ctl is None:
+            raise RuntimeError("apt-get installed postgresql but initdb/pg_ctl were not found")
+    workdir = tempfile.mkdtemp(prefix="taskcore-postgres-")
+    data, log = Path(workdir) / "data", Path(workdir) / "postgres.log"
+    if _is_root():
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise RuntimeError(
+                "PostgreSQL must run as a non-root user and there is no 'postgres' account; "
+                "install the postgresql package or create that user."
+            ) from exc
+        os.chown(workdir, account.pw_uid, account.pw_gid)
+    port = _free_port()
+    done = subprocess.run(
+        _as_postgres_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"]),
+        capture_output=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    server_opts = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -F"
+    start = [pg_ctl, "-D", str(data), "-l", str(log), "-o", server_opts, "-w", "-t", "60"]
+    done = subprocess.run(_as_postgres_user([*start, "start"]), capture_output=True, timeout=120)
+    stop_cmd = _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"])
+
+    def stop() -> None:
+        subprocess.run(stop_cmd, capture_output=True, timeout=60)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    if done.returncode != 0:
+        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+        raise RuntimeError(f"pg_ctl start failed: {done.stderr.decode()[-1000:]}\n{tail}")
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+def _with_database(dsn: str, database: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+def _create_throwaway_database(admin_dsn: str) -> str:
+    import asyncpg
+
+    # The name is generated here from digits and hex, so quoting it as an identifier is safe
+    # (CREATE DATABASE takes no bind parameters).
+    name = f"taskcore_test_{os.getpid()}_{secrets.token_hex(4)}"
+
+    async def create() -> None:
+        conn = await asyncpg.connect(admin_dsn, timeout=10)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(admin_dsn, timeout=10)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+    _run_async(create)
+    # atexit runs last-registered first, so this drop precedes stopping a server we started.
+    atexit.register(lambda: _run_async(drop))
+    return _with_database(admin_dsn, name)
+
+
+@_once
+def postgres_dsn() -> str:
+    """The DSN of a throwaway database created for this process and dropped at exit.
+
+    The server is ``TASKCORE_TEST_POSTGRES_DSN`` (a ``postgresql://`` URL whose user may create
+    databases), else 127.0.0.1:5432 as ``postgres``, else one started for this process. Raises
+    RuntimeError when the configured server is unreachable or none can be started.
+    """
+    configured = os.environ.get(POSTGRES_ENV)
+    if configured:
+        if urlsplit(configured).scheme not in ("postgresql", "postgres"):
+            raise RuntimeError(f"{POSTGRES_ENV} must be a postgresql:// URL")
+        error = _postgres_error(configured)
+        if error is not None:
+            raise RuntimeError(
+                f"{POSTGRES_ENV}={_redact(configured)} does not accept connections ({error}). "
+                f"Start that server, fix the DSN, or unset {POSTGRES_ENV} to use a local one."
+            )
+        return _create_throwaway_database(configured)
+    local = "postgresql://postgres@127.0.0.1:5432/postgres"
+    if _postgres_error(local) is None:
+        return _create_throwaway_database(local)
+    return _create_throwaway_database(_start_postgres())
+
+
+# ---------------------------------------------------------------------------- node-resque
+
+
+def _cache_root() -> Path:
+    repo = Path(__file__).resolve().parent.parent
+    if (repo / "pyproject.toml").exists():
+        return repo / ".cache"
+    # Installed from a wheel: no checkout to hold the cache.
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "taskcore"
+
+
+def _installed_version(target: Path) -> str | None:
+    manifest = target / "node_modules" / "node-resque" / "package.json"
+    try:
+        version = json.loads(manifest.read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(version)
+
+
+def _ensure_node() -> tuple[str, str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        _apt_install(
+            ["nodejs", "npm"],
+            "node and npm are needed for the node-resque interop tests and are not installed.",
+        )
+        node, npm = shutil.which("node"), shutil.which("npm")
+        if node is None or npm is None:
+            raise RuntimeError("apt-get installed nodejs and npm but they are not on PATH")
+    return node, npm
+
+
+@_once
+def node_resque_dir() -> str:
+    """A directory whose ``node_modules`` holds node-resque 9 (and its ioredis).
+
+    Installed once per machine from ``conformance_tests/node/package.json`` into
+    ``.cache/node-resque`` and reused while that package.json is unchanged and the installed
+    node-resque is 9.x. ``TASKCORE_NODE_RESQUE_DIR`` names a ready directory instead.
+    Concurrent processes serialise on a file lock. Raises RuntimeError if npm fails.
+    """
+    configured = os.environ.get(NODE_DIR_ENV)
+    if configured:
+        version = _installed_version(Path(configured))
+        if version is None or not version.startswith("9."):
+            raise RuntimeError(
+                f"{NODE_DIR_ENV}={configured} has no node-resque 9 in node_modules "
+                f"(found {version}); run npm install there or unset {NODE_DIR_ENV}."
+            )
+        return configured
+    _, npm = _ensure_node()
+    manifest = (NODE_SCRIPTS / "package.json").read_bytes()
+    stamp = hashlib.sha256(manifest).hexdigest()
+    target = _cache_root() / "node-resque"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target.parent / "node-resque.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        stamp_file = target / ".taskcore-stamp"
+        version = _installed_version(target)
+        current = stamp_file.read_text() if stamp_file.exists() else ""
+        if current == stamp and version is not None and version.startswith("9."):
+            return str(target)
+        (target / "package.json").write_bytes(manifest)
+        done = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=target,
+            capture_output=True,
+            timeout=600,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"npm install of node-resque failed in {target}: "
+                f"{done.stderr.decode(errors='replace')[-2000:]} (check network access to the "
+                "npm registry, or set TASKCORE_NODE_RESQUE_DIR to a prepared directory)"
+            )
+        version = _installed_version(target)
+        if version is None or not version.startswith("9."):
+            raise RuntimeError(f"npm installed node-resque {version}, expected 9.x")
+        stamp_file.write_text(stamp)
+    return str(target)
+
+
+def run_node_script(
+    script: str,
+    *args: str,
+    url: str,
+    namespace: str,
+    timeout: float = 60.0,
+    env: Mapping[str, str] | None = None,
+) -> Any:
+    """Run ``conformance_tests/node/<script>`` against Redis ``url`` and ``namespace``; return
+    the JSON document it prints.
+
+    ``args`` are the script's own flags (see the header of each script). Raises RuntimeError
+    with the script's stderr when it exits non-zero or prints no JSON, and
+    subprocess.TimeoutExpired after ``timeout`` seconds.
+    """
+    node, _ = _ensure_node()
+    modules = str(Path(node_resque_dir()) / "node_modules")
+    full_env = {
+        **os.environ,
+        **(env or {}),
+        "NODE_PATH": modules,
+        "REDIS_URL": url,
+        "RESQUE_NAMESPACE": namespace,
+    }
+    done = subprocess.run(
+        [node, str(NODE_SCRIPTS / script), *args],
+        capture_output=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=NODE_SCRIPTS,
+    )
+    out = done.stdout.decode(errors="replace").strip()
+    err = done.stderr.decode(errors="replace").strip()
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"node {script} {' '.join(args)} exited {done.returncode}\n"
+            f"stdout: {out[-2000:]}\nstderr: {err[-2000:]}"
+        )
+    try:
+        return json.loads(out.splitlines()[-1])
+    except (IndexError, ValueError) as exc:
+        raise RuntimeError(f"node {script} printed no JSON: {out[-2000:]!r} {err[-1000:]}") from exc
