@@ -71,11 +71,11 @@ class EventEmitter:
     def emit(self, event: str, *args: Any) -> None:
         """Deliver ``event`` to its handlers, then to the catch-all handlers. Never raises."""
         for handler in list(self._handlers.get(event, [])):
-            self._call(event, handler, args)
+            self._deliver(event, handler, args)
         for handler in list(self._any):
-            self._call(event, handler, (event, *args))
+            self._deliver(event, handler, (event, *args))
 
-    def _call(self, event: str, handler: Handler, args: tuple[Any, ...]) -> None:
+    def _deliver(self, event: str, handler: Handler, args: tuple[Any, ...]) -> None:
         try:
             outcome = handler(*args)
         except Exception:

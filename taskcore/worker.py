@@ -1,0 +1,492 @@
+"""The worker: reserves jobs, runs them, records their outcome (node-resque's Worker, fixed).
+
+Loop contract:
+
+* **Strict priority.** Every reservation scans the queues in the order given, first non-empty
+  wins, so after each job the worker starts again from the first queue.
+* **One storage call between jobs.** The outcome of the job just run and the reservation of the
+  next are one :meth:`~taskcore.backend.Backend.complete_and_reserve` call when the driver does it
+  in one round trip (two atomic calls otherwise; the invariant holds either way).
+* **Low latency when idle.** Before an idle reserve attempt the worker arms a
+  :class:`~taskcore.backend.WakeUp`; if nothing was reserved it waits on it for at most
+  ``timeout`` seconds, so a push reaches an idle worker within milliseconds on drivers with
+  notifications and within ``timeout`` seconds (the poll fallback) on the others.
+* **Wildcard.** ``queues="*"`` registers once as ``WorkerId(name, ("*",))`` and reserves over
+  :meth:`~taskcore.backend.Backend.list_queues`, refreshed on every idle cycle, so new queues
+  are noticed without re-registering (node-resque re-tracked on every cycle, wiping its stats).
+* **Nothing lost.** A reserved job stays in the worker's current-job record until its outcome is
+  recorded. Storage errors are emitted as ``error`` and retried with back-off; the outcome is
+  kept and recorded when storage is back. An unknown class or a malformed payload is a recorded
+  failure, never a crash. On shutdown the current job finishes; past ``shutdown_timeout`` it is
+  cancelled and recorded as a failure.
+
+Events (``worker.on(name, handler)``), durations in seconds: ``start(now)``, ``end(now)``,
+``poll(queues)`` (the comma-joined queues of one reserve attempt), ``job(queue, job)``,
+``success(queue, job, result, duration)``, ``failure(queue, job, error, duration)`` (``job`` is
+None for a malformed payload), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)`` and
+``re_enqueue(queue, job, info)`` (emitted by the Retry plugin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import os
+import signal
+import socket
+import traceback
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskcore import codec
+from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
+from taskcore.clock import Clock, SystemClock
+from taskcore.errors import ConfigError, MalformedPayload, UnknownJob
+from taskcore.events import EventEmitter, sleep_or_stop
+from taskcore.jobs import JobDefinition, Jobs, PerformFn
+from taskcore.plugins.base import HookContext, run_hooks
+from taskcore.queue import Queue
+
+__all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
+
+_MAX_BACKOFF = 5.0  # seconds between retries of a failing storage call, at most
+_FINISH_ATTEMPTS = 3  # tries to record the last outcome while shutting down
+
+
+def default_name() -> str:
+    """``"<hostname>:<pid>"``, node-resque's default worker and scheduler name."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ShutdownDeadlineExceeded(Exception):
+    """The job was cancelled because the worker's ``shutdown_timeout`` passed.
+
+    Recorded as the job's failure so the job is not lost: retry it from the failed list.
+    """
+
+
+def _parse_queues(queues: Sequence[str] | str) -> tuple[str, ...] | None:
+    """The ordered queue names, or None for the wildcard (``"*"``, ``["*"]`` or ``[]``)."""
+    if isinstance(queues, str):
+        queues = [queues]  # a plain string is ONE queue (node-resque iterated its characters)
+    names = tuple(queues)
+    if not names or names == ("*",):
+        return None
+    if "*" in names or not all(isinstance(q, str) and q for q in names):
+        raise ConfigError(
+            f"queues={list(names)!r}: give non-empty queue names in priority order, "
+            'or "*" alone for every queue'
+        )
+    return names
+
+
+def _is_async(fn: PerformFn) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 -- async callable objects
+    )
+
+
+def _backtrace(exc: BaseException) -> list[str]:
+    return "".join(traceback.format_exception(exc)).splitlines()
+
+
+def _embeddable(payload: str) -> str:
+    """``payload`` if it is a JSON object (embedded raw), else a JSON object quoting it."""
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return payload
+    return codec.dumps({"malformed_payload": payload})
+
+
+class Worker(EventEmitter):
+    """Works jobs from ``queues`` (priority order, or ``"*"``) using ``jobs``.
+
+    ``timeout`` (seconds) is both the idle poll fallback and the heartbeat interval;
+    ``shutdown_timeout`` (seconds, None = wait forever) bounds how long :meth:`end` waits for the
+    current job. ``queue`` is the :class:`~taskcore.queue.Queue` plugins use (built on the same
+    backend and jobs when not given). With ``install_signal_handlers`` SIGTERM/SIGINT end the
+    worker gracefully.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        jobs: Mapping[str, JobDefinition | PerformFn],
+        *,
+        queues: Sequence[str] | str = "*",
+        name: str | None = None,
+        timeout: float = 5.0,
+        clock: Clock | None = None,
+        queue: Queue | None = None,
+        shutdown_timeout: float | None = 30.0,
+        install_signal_handlers: bool = False,
+    ) -> None:
+        super().__init__()
+        if timeout <= 0:
+            raise ConfigError(f"timeout={timeout!r}: the poll/ping interval must be > 0 seconds")
+        self.backend = backend
+        self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
+        self.clock: Clock = clock or SystemClock()
+        self.name = name or default_name()
+        self._queues = _parse_queues(queues)
+        self.worker_id = WorkerId(self.name, self._queues or ("*",))
+        self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
+        self.timeout = timeout
+        self.shutdown_timeout = shutdown_timeout
+        self.install_signal_handlers = install_signal_handlers
+        self.working = False
+        self.job: codec.Job | None = None
+        self._stop = asyncio.Event()
+        self._closed = asyncio.Event()
+        self._wake: WakeUp | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self._ping_task: asyncio.Task[None] | None = None
+        self._perform_task: asyncio.Future[bool] | None = None
+        self._ending: asyncio.Future[None] | None = None
+        self._signals: list[signal.Signals] = []
+
+    @property
+    def wildcard(self) -> bool:
+        """True when the worker works every queue (``"*"``)."""
+        return self._queues is None
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until the loop has stopped."""
+        return self._loop_task is not None and not self._loop_task.done()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Register the worker (with a first ping) and run the loop and heartbeat in tasks."""
+        if self._loop_task is not None:
+            raise ConfigError(f"worker {self.name!r} was already started; build a new Worker")
+        now = self.clock.now()
+        await self.backend.register_worker(self.worker_id, now)
+        self._wake = await self.backend.wake_up(self._queues or ())
+        self.emit("start", now)
+        self.emit("ping", codec.js_round(now))
+        self._loop_task = asyncio.create_task(self._run(), name=f"taskcore-worker {self.name}")
+        self._ping_task = asyncio.create_task(self._heartbeat(), name=f"taskcore-ping {self.name}")
+        if self.install_signal_handlers:
+            self._install_signal_handlers()
+
+    def request_stop(self) -> None:
+        """Ask the loop to stop after the current job (safe from signal handlers)."""
+        self._stop.set()
+
+    async def end(self) -> None:
+        """Stop gracefully and unregister; idempotent, concurrent calls share one shutdown.
+
+        The current job finishes and its outcome is recorded. If it is still running after
+        ``shutdown_timeout`` seconds it is cancelled and recorded as a
+        :class:`ShutdownDeadlineExceeded` failure. Then every trace of the worker is removed
+        (any job still in its current-job record goes to the failed list).
+        """
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end())
+        await asyncio.shield(self._ending)
+
+    async def run_until_stopped(self) -> None:
+        """:meth:`start`, wait for :meth:`request_stop` (or a signal), then :meth:`end`."""
+        await self.start()
+        await self._stop.wait()
+        await self.end()
+
+    async def _end(self) -> None:
+        self.request_stop()
+        if self._loop_task is not None:
+            done, _ = await asyncio.wait({self._loop_task}, timeout=self.shutdown_timeout)
+            if not done:
+                self._cancel_current_job()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        self._closed.set()
+        if self._ping_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ping_task
+        if self._wake is not None:
+            await self._wake.aclose()
+        self._remove_signal_handlers()
+        if self._loop_task is not None:
+            try:
+                await self.backend.clean_worker(self.name, self._orphan_failure)
+            except Exception as exc:
+                self.emit("error", exc, None, None)
+        self.emit("end", self.clock.now())
+
+    def _cancel_current_job(self) -> None:
+        if self._perform_task is not None and not self._perform_task.done():
+            self._perform_task.cancel()
+        elif self._loop_task is not None:
+            # Stuck in a storage call: the job (if any) is safe in the current-job record and
+            # clean_worker below moves it to the failed list.
+            self._loop_task.cancel()
+
+    def _orphan_failure(self, current: CurrentJob) -> str:
+        return codec.encode_failure(
+            worker=self.name,
+            queue=current.queue,
+            payload=current.payload,
+            exception="WorkerShutdown",
+            error="the worker ended before the job's outcome could be recorded",
+            backtrace=[f"worker {self.name} ended", "worker#end", "taskcore"],
+            failed_at=codec.js_date(self.clock.now()),
+        )
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                loop.add_signal_handler(sig, self._on_signal)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # not the main thread, or a platform without loop signal support
+            self._signals.append(sig)
+
+    def _on_signal(self) -> None:
+        self.request_stop()
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end())
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals.clear()
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _queue_list(self) -> list[str]:
+        if self._queues is not None:
+            return list(self._queues)
+        return await self.backend.list_queues()
+
+    async def _run(self) -> None:
+        pending: Outcome | None = None
+        queues: list[str] | None = None
+        backoff = 0.1
+        single_call = self.backend.capabilities.single_call_complete_and_reserve
+        assert self._wake is not None
+        while not self._stop.is_set():
+            try:
+                if queues is None:
+                    queues = await self._queue_list()
+                self._wake.arm()
+                self.emit("poll", ",".join(queues))
+                now = self.clock.now()
+                if pending is not None and single_call and queues:
+                    reservation = await self.backend.complete_and_reserve(
+                        self.worker_id, pending, queues, now
+                    )
+                    pending = None
+                else:
+                    if pending is not None:
+                        await self.backend.complete(self.worker_id, pending)
+                        pending = None
+                    reservation = (
+                        await self.backend.reserve(queues, self.worker_id, now) if queues else None
+                    )
+            except Exception as exc:
+                self.emit("error", exc, None, None)
+                await self._wait_for_stop(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF, self.timeout)
+                continue
+            backoff = 0.1
+            if reservation is None:
+                self.emit("pause")
+                await self._idle_wait(self._wake)
+                if self.wildcard:
+                    queues = None
+                continue
+            pending = await self._process(reservation)
+        if pending is not None:
+            await self._finish(pending)
+
+    async def _finish(self, outcome: Outcome) -> None:
+        """Record the last outcome while stopping, retrying a few times on storage errors."""
+        for attempt in range(_FINISH_ATTEMPTS):
+            try:
+                await self.backend.complete(self.worker_id, outcome)
+                return
+            except Exception as exc:
+                self.emit("error", exc, None, None)
+                if attempt + 1 < _FINISH_ATTEMPTS:
+                    await asyncio.sleep(min(0.1 * 2**attempt, self.timeout))
+
+    async def _idle_wait(self, wake: WakeUp) -> None:
+        waiter = asyncio.ensure_future(wake.wait(self.timeout))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, stopper):
+                task.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+
+    async def _wait_for_stop(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
+    async def _heartbeat(self) -> None:
+        while not await sleep_or_stop(self.clock, self.timeout, self._closed):
+            now = self.clock.now()
+            try:
+                await self.backend.ping_worker(self.worker_id, now)
+            except Exception as exc:
+                self.emit("error", exc, None, None)
+                continue
+            self.emit("ping", codec.js_round(now))
+
+    # ------------------------------------------------------------------ one job
+
+    async def work_one(self) -> bool:
+        """Reserve at most one job, run it and record its outcome; False if none was waiting.
+
+        Needs no :meth:`start` (meant for tests and scripts); does not register the worker.
+        """
+        queues = await self._queue_list()
+        if not queues:
+            return False
+        reservation = await self.backend.reserve(queues, self.worker_id, self.clock.now())
+        if reservation is None:
+            return False
+        outcome = await self._process(reservation)
+        await self.backend.complete(self.worker_id, outcome)
+        return True
+
+    async def _process(self, reservation: Reservation) -> Outcome:
+        """Run one reserved job and return the outcome to record (never raises)."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        queue = reservation.queue
+        self.working = True
+        try:
+            try:
+                job = codec.decode_job(reservation.payload, queue)
+            except MalformedPayload as exc:
+                return self._failed(reservation, None, exc, loop.time() - started)
+            self.job = job
+            definition = self.jobs.get(job.class_name)
+            if definition is None:
+                error = UnknownJob(f'No job defined for class "{job.class_name}"')
+                return self._failed(reservation, job, error, loop.time() - started)
+            self.emit("job", queue, job)
+            context = HookContext(
+                job.class_name, queue, job.args, definition, self.queue, worker=self
+            )
+            if not await self._perform(context):
+                return Outcome.skipped()
+            duration = loop.time() - started
+            if context.error is None:
+                self.emit("success", queue, job, context.result, duration)
+                return Outcome.success()
+            if not context.failure_recorded:
+                return await self._failed_unrecorded()
+            return self._failed(reservation, job, context.error, duration)
+        finally:
+            self.working = False
+            self.job = None
+
+    async def _perform(self, context: HookContext) -> bool:
+        """Hooks and perform; False when a before_perform hook stopped the job.
+
+        The job runs in its own task so a shutdown deadline can cancel it without cancelling
+        the loop; a cancelled job skips after_perform (its deadline has passed).
+        """
+        task = asyncio.ensure_future(self._invoke(context))
+        self._perform_task = task
+        try:
+            if not await task:
+                return False
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not task.cancelled() or (current is not None and current.cancelling()):
+                raise
+            context.error = ShutdownDeadlineExceeded(
+                f"job cancelled: still running {self.shutdown_timeout} s after the worker was "
+                "asked to stop; retry it from the failed list"
+            )
+            return True
+        except Exception as exc:
+            context.error = exc
+        finally:
+            self._perform_task = None
+        try:
+            await run_hooks("after_perform", context)
+        except Exception as exc:
+            context.error = exc
+        return True
+
+    async def _invoke(self, context: HookContext) -> bool:
+        if not await run_hooks("before_perform", context):
+            return False
+        context.result = await self._run_perform(context.job.perform, context.args)
+        return True
+
+    @staticmethod
+    async def _run_perform(fn: PerformFn, args: list[Any]) -> Any:
+        if _is_async(fn):
+            return await fn(*args)
+        result = await asyncio.to_thread(fn, *args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    def _failed(
+        self,
+        reservation: Reservation,
+        job: codec.Job | None,
+        error: BaseException,
+        duration: float,
+    ) -> Outcome:
+        record = codec.encode_failure(
+            worker=self.name,
+            queue=reservation.queue,
+            payload=_embeddable(reservation.payload),
+            exception=type(error).__name__,
+            error=str(error),
+            backtrace=_backtrace(error),
+            failed_at=codec.js_date(self.clock.now()),
+        )
+        self.emit("failure", reservation.queue, job, error, duration)
+        return Outcome.failure(record)
+
+    async def _failed_unrecorded(self) -> Outcome:
+        """A failure a plugin took over (Retry): counted as failed, no failed-list entry."""
+        deltas = Outcome.failure("").stat_deltas(self.name)
+        try:
+            await self.backend.increment_stats(deltas)
+        except Exception as exc:
+            self.emit("error", exc, None, None)
+        return Outcome.skipped()
+
+    async def perform_inline(self, func: str, args: Any = None) -> Any:
+        """Run job ``func`` with its perform hooks in this process; nothing touches storage.
+
+        Returns the job's result, or None if a before_perform hook stopped it. Raises
+        :class:`~taskcore.errors.UnknownJob` for an unregistered class, and re-raises the job's
+        error unless an after_perform hook cleared it.
+        """
+        if self._loop_task is not None:
+            raise ConfigError("perform_inline needs a worker that was not started")
+        definition = self.jobs.get(func)
+        if definition is None:
+            raise UnknownJob(f'No job defined for class "{func}"')
+        context = HookContext(
+            func, f"_direct-queue-{self.name}", codec.arrayify(args), definition, self.queue
+        )
+        if not await run_hooks("before_perform", context):
+            return None
+        try:
+            context.result = await self._run_perform(definition.perform, context.args)
+        except Exception as exc:
+            context.error = exc
+        await run_hooks("after_perform", context)
+        if context.error is not None:
+            raise context.error
+        return context.result
