@@ -1,0 +1,19 @@
+"""Runs every contract test on every driver of :data:`conformance_tests.drivers.DRIVERS`.
+
+The fixtures themselves live in :mod:`conformance_tests.fixtures` so a third-party driver can
+import them; this file only adds the parametrization over the built-in drivers.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance_tests.drivers import DriverSpec, pytest_params
+from conformance_tests.fixtures import *  # noqa: F403 -- fixtures are registered by name
+
+
+@pytest.fixture(params=pytest_params())
+def driver(request: pytest.FixtureRequest) -> DriverSpec:
+    """Each built-in driver in turn (marked ``memory``/``redis``/``postgres`` for ``-m``)."""
+    spec: DriverSpec = request.param
+    return spec

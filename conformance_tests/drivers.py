@@ -1,0 +1,86 @@
+"""The one table of storage drivers, shared by the conformance suite and ``benchmarks/``.
+
+Adding a driver to taskcore means adding one :class:`DriverSpec` to :data:`DRIVERS`; every
+contract test and every benchmark then runs on it. A third-party driver does not edit this file:
+it builds its own ``DriverSpec`` and hands it to the suite's ``driver`` fixture (see
+``docs/conformance.md``).
+"""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conformance_tests import servers
+from taskcore.backend import Backend
+from taskcore.registry import connect
+
+__all__ = ["DRIVERS", "DriverSpec", "connect_driver", "free_port", "pytest_params"]
+
+
+@dataclass(frozen=True, slots=True)
+class DriverSpec:
+    """How to reach one storage driver.
+
+    ``url`` is called once per test (or benchmark run); every backend of that test connects to
+    the URL it returned, so they share one storage. ``unreachable_url``, when the driver talks to
+    a server, returns a URL of the same scheme where nothing listens (for error-mapping tests);
+    None for in-process drivers, which cannot be unreachable.
+    """
+
+    id: str
+    url: Callable[[], str]
+    unreachable_url: Callable[[], str] | None = None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _memory_url() -> str:
+    # A fresh in-process server per call: tests never share state through the memory driver.
+    return f"memory://taskcore-test-{uuid.uuid4().hex[:12]}"
+
+
+DRIVERS: list[DriverSpec] = [
+    DriverSpec("memory", _memory_url),
+    DriverSpec(
+        "redis",
+        servers.redis_url,
+        lambda: f"redis://127.0.0.1:{free_port()}/0",
+    ),
+    DriverSpec(
+        "postgres",
+        servers.postgres_dsn,
+        lambda: f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+    ),
+]
+"""Every built-in driver, memory first (the cheapest to run)."""
+
+
+def connect_driver(spec: DriverSpec, namespace: str, url: str | None = None) -> Backend:
+    """An unopened backend of ``spec`` in ``namespace``, via :func:`taskcore.connect`.
+
+    ``url`` overrides ``spec.url()`` so several backends can share the storage one call named.
+    """
+    return connect(url if url is not None else spec.url(), namespace=namespace)
+
+
+def pytest_params(drivers: list[DriverSpec] | None = None) -> list[Any]:
+    """``pytest.param(spec, id=spec.id, marks=pytest.mark.<id>)`` for each driver.
+
+    The mark lets ``-m "not postgres"`` deselect a driver whose server is not available.
+    """
+    import pytest
+
+    return [
+        pytest.param(spec, id=spec.id, marks=getattr(pytest.mark, spec.id))
+        for spec in (DRIVERS if drivers is None else drivers)
+    ]

@@ -1,0 +1,70 @@
+"""Lifecycle: open/aclose are idempotent, ``async with`` works, errors map to taskcore's."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from conformance_tests.drivers import DriverSpec, connect_driver
+from conformance_tests.fixtures import BackendFactory
+from conformance_tests.helpers import job
+from taskcore.backend import Backend
+from taskcore.errors import BackendUnavailable
+from taskcore.registry import connect
+
+__all__ = ["LifecycleContract"]
+
+
+class LifecycleContract:
+    """Backend.open / aclose / ping / ``async with``."""
+
+    async def test_ping_on_an_open_backend_returns_none(self, backend: Backend) -> None:
+        assert await backend.ping() is None
+
+    async def test_open_twice_keeps_one_working_backend(self, backend: Backend) -> None:
+        await backend.open()
+        await backend.push("math", job(1))
+        await backend.open()
+        assert await backend.queue_length("math") == 1
+
+    async def test_aclose_is_idempotent_and_the_backend_reopens(
+        self, backend_factory: BackendFactory
+    ) -> None:
+        backend = await backend_factory()
+        await backend.aclose()
+        await backend.aclose()
+        await backend.open()
+        await backend.ping()
+        await backend.push("math", job(1))
+        assert await backend.queue_range("math", 0, -1) == [job(1)]
+
+    async def test_async_with_opens_and_closes(self, driver: DriverSpec, namespace: str) -> None:
+        async with connect_driver(driver, namespace) as backend:
+            await backend.ping()
+            await backend.push("math", job(1))
+            assert await backend.queue_length("math") == 1
+            await backend.flush()
+
+    async def test_unreachable_server_raises_backend_unavailable(
+        self, driver: DriverSpec, namespace: str
+    ) -> None:
+        if driver.unreachable_url is None:
+            pytest.skip("an in-process driver has no server to be unreachable")
+        backend = connect(driver.unreachable_url(), namespace=namespace)
+        try:
+            # open() may fail already (it connects to prepare storage); if it does, it must be
+            # with BackendUnavailable, and later calls must keep reporting the same.
+            with contextlib.suppress(BackendUnavailable):
+                await backend.open()
+            with pytest.raises(BackendUnavailable) as ping_error:
+                await backend.ping()
+            assert ping_error.value.__cause__ is not None, "the native error is kept as __cause__"
+            with pytest.raises(BackendUnavailable):
+                await backend.push("math", job(1))
+        finally:
+            await backend.aclose()
+
+
+class TestLifecycle(LifecycleContract):
+    pass
