@@ -1,0 +1,198 @@
+"""MultiWorker: a pool of workers in one event loop that sizes itself to the load.
+
+Every ``check_interval`` seconds the pool measures how late the event loop woke it (the lag,
+read on the loop's own monotonic clock, never the injected clock) and takes at most one action:
+
+====  ==============================================================  =========
+step  condition (``working`` = children running a job, ``n`` = size)  action
+====  ==============================================================  =========
+1     loop blocked (lag > ``max_event_loop_delay``) and ``n > min``   ``"-"``
+2     loop blocked                                                    ``"x"``
+3     ``n < min``                                                     ``"+"``
+4     ``n < max`` and (``n == 0`` or ``working / n > 0.5``)           ``"+"``
+5     ``n > min`` and ``working / n < 0.5``                           ``"-"``
+6     otherwise                                                       ``"x"``
+====  ==============================================================  =========
+
+``"+"`` starts a child named ``f"{name}+{k}"`` (``k`` the smallest number no live or stopping
+child uses); ``"-"`` ends the newest child gracefully in the background, so a long job never
+stalls the pool's checks (node-resque awaited it, and reused the name of a child still ending).
+Each check emits ``multi_worker_action(verb, lag)`` (lag in seconds). Every child event is
+re-emitted with the child's name first: ``success(child_name, queue, job, result, duration)``,
+``error(child_name, error, queue, job)``, ...
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from taskcore.backend import Backend
+from taskcore.clock import Clock, SystemClock
+from taskcore.errors import ConfigError
+from taskcore.events import AnyHandler, EventEmitter
+from taskcore.jobs import JobDefinition, Jobs, PerformFn
+from taskcore.queue import Queue
+from taskcore.worker import Worker, default_name
+
+__all__ = ["MultiWorker"]
+
+
+class MultiWorker(EventEmitter):
+    """A self-sizing pool of :class:`~taskcore.worker.Worker` children sharing one backend.
+
+    Durations are seconds: ``timeout`` (each child's poll/ping interval), ``check_interval``
+    (between sizing checks), ``max_event_loop_delay`` (lag above which the loop counts as
+    blocked, so the pool stops growing), ``shutdown_timeout`` (each child's hard deadline).
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        jobs: Mapping[str, JobDefinition | PerformFn],
+        *,
+        queues: Sequence[str] | str = "*",
+        name: str | None = None,
+        min_workers: int = 1,
+        max_workers: int = 10,
+        timeout: float = 5.0,
+        check_interval: float = 0.5,
+        max_event_loop_delay: float = 0.01,
+        clock: Clock | None = None,
+        queue: Queue | None = None,
+        shutdown_timeout: float | None = 30.0,
+    ) -> None:
+        super().__init__()
+        if not 0 <= min_workers <= max_workers or max_workers < 1:
+            raise ConfigError(
+                f"min_workers={min_workers}, max_workers={max_workers}: need "
+                "0 <= min_workers <= max_workers and max_workers >= 1"
+            )
+        if check_interval <= 0:
+            raise ConfigError(f"check_interval={check_interval!r}: must be > 0 seconds")
+        self.backend = backend
+        self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
+        self.queues = queues
+        self.name = name or default_name()
+        self.min_workers = min_workers
+        self.max_workers = max_workers
+        self.timeout = timeout
+        self.check_interval = check_interval
+        self.max_event_loop_delay = max_event_loop_delay
+        self.clock: Clock = clock or SystemClock()
+        self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
+        self.shutdown_timeout = shutdown_timeout
+        self.workers: list[Worker] = []
+        self.event_loop_delay = 0.0
+        """The lag measured by the last probe, in seconds."""
+        self._ending: dict[Worker, asyncio.Task[None]] = {}
+        self._forwarders: dict[Worker, AnyHandler] = {}
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def event_loop_blocked(self) -> bool:
+        """True when the last probe saw more lag than ``max_event_loop_delay``."""
+        return self.event_loop_delay > self.max_event_loop_delay
+
+    @property
+    def working(self) -> int:
+        """How many children are running a job right now."""
+        return sum(1 for w in self.workers if w.working)
+
+    async def start(self) -> None:
+        """Check at once (starting ``min_workers`` children), then every ``check_interval``."""
+        if self._task is not None:
+            raise ConfigError(f"multi-worker {self.name!r} was already started; build a new one")
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name=f"taskcore-multiworker {self.name}")
+
+    async def end(self) -> None:
+        """Stop checking, then end every child concurrently (each finishes its job first)."""
+        self._stop.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        children, self.workers = self.workers, []
+        for child in children:
+            self._end_child(child)
+        if self._ending:
+            await asyncio.gather(*self._ending.values(), return_exceptions=True)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stop.is_set():
+            try:
+                await self.check_workers()
+            except Exception as exc:
+                self.emit("error", exc)
+            started = loop.time()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.check_interval)
+                return
+            self.event_loop_delay = max(0.0, loop.time() - started - self.check_interval)
+
+    def _decide(self) -> str:
+        n = len(self.workers)
+        busy = self.working / n if n else 0.0
+        if self.event_loop_blocked:
+            return "-" if n > self.min_workers else "x"
+        if n < self.min_workers:
+            return "+"
+        if n < self.max_workers and (n == 0 or busy > 0.5):
+            return "+"
+        if n > self.min_workers and busy < 0.5:
+            return "-"
+        return "x"
+
+    async def check_workers(self) -> str:
+        """Take one sizing step (see the module table) and return its verb."""
+        verb = self._decide()
+        if verb == "+":
+            await self._start_child()
+        elif verb == "-":
+            self._end_child(self.workers.pop())
+        self.emit("multi_worker_action", verb, self.event_loop_delay)
+        return verb
+
+    def _child_name(self) -> str:
+        used = {w.name for w in self.workers} | {w.name for w in self._ending}
+        k = 1
+        while f"{self.name}+{k}" in used:
+            k += 1
+        return f"{self.name}+{k}"
+
+    async def _start_child(self) -> None:
+        child = Worker(
+            self.backend,
+            self.jobs,
+            queues=self.queues,
+            name=self._child_name(),
+            timeout=self.timeout,
+            clock=self.clock,
+            queue=self.queue,
+            shutdown_timeout=self.shutdown_timeout,
+        )
+
+        def forward(event: str, *args: Any) -> None:
+            self.emit(event, child.name, *args)
+
+        child.on_any(forward)
+        self._forwarders[child] = forward
+        await child.start()
+        self.workers.append(child)
+
+    def _end_child(self, child: Worker) -> None:
+        task = asyncio.ensure_future(child.end())
+        self._ending[child] = task
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._ending.pop(child, None)
+            # Child events end with its "end"; stop forwarding only after it was delivered.
+            forward = self._forwarders.pop(child, None)
+            if forward is not None:
+                child.off_any(forward)
+
+        task.add_done_callback(done)
