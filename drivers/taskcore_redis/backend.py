@@ -1,0 +1,530 @@
+"""The Redis driver: :class:`RedisBackend` on ``redis.asyncio``, in node-resque 9's key layout.
+
+A node-resque 9 process and a taskcore process on the same server and namespace read and work
+each other's jobs, delayed jobs, workers, stats, failures and locks. Every key name is in
+:mod:`taskcore_redis.keys`; every multi-key step is one Lua script (``scripts/``) or one
+MULTI/EXEC, so each method is atomic on its own. Payloads are stored and returned byte for byte.
+
+node-resque's known bugs are not copied: cleaning a worker deletes its real current-job key and
+counts ``failed`` only for a job that was actually failed; timestamps sort numerically; removing
+a delayed job leaves no empty list or zset member behind; key enumeration uses ``COUNT 1000``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from redis import exceptions as redis_errors
+from redis.asyncio import Redis
+
+from taskcore.backend import (
+    Backend,
+    Capabilities,
+    CurrentJob,
+    DelayedJob,
+    FailureFactory,
+    Outcome,
+    Reservation,
+    WakeUp,
+    WorkerId,
+    WorkerPing,
+)
+from taskcore.codec import decode_current_job, decode_ping, dumps, encode_ping, js_date, js_round
+from taskcore.errors import ConfigError
+from taskcore_redis.errors import describe_server, translate_errors
+from taskcore_redis.keys import Keys
+from taskcore_redis.lua import Scripts
+from taskcore_redis.wakeup import PushListener
+
+__all__ = ["RedisBackend", "from_url"]
+
+_SCAN_COUNT = 1000
+"""Keys per SCAN step and per MGET/UNLINK batch (node-resque's 10 is very slow, issue #325)."""
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _optional_text(value: str | bytes | None) -> str | None:
+    return None if value is None else _text(value)
+
+
+class RedisBackend(Backend):
+    """Storage on a Redis server (or anything speaking its protocol with Lua).
+
+    ``client`` is injected; the backend closes it on :meth:`aclose` only when ``owns_client``.
+    It may be created with or without ``decode_responses``. ``namespace`` prefixes every key
+    (``"resque"`` is node-resque's default; ``""`` writes keys without a prefix).
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        resque_wire_format=True,
+        shared_across_processes=True,
+        enqueue_notifications=True,
+        single_call_complete_and_reserve=True,
+    )
+
+    def __init__(
+        self, client: Redis, *, namespace: str = "resque", owns_client: bool = False
+    ) -> None:
+        self.namespace = namespace
+        self._client = client
+        self._owns_client = owns_client
+        self._keys = Keys(namespace)
+        self._scripts = Scripts(client)
+        self._listener = PushListener(client, self._keys.pushed_channel)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.server} namespace={self.namespace!r}>"
+
+    @property
+    def client(self) -> Redis:
+        """The redis-py client (read-only), for tools and wire-format tests."""
+        return self._client
+
+    @property
+    def keys(self) -> Keys:
+        """This backend's key names."""
+        return self._keys
+
+    @property
+    def server(self) -> str:
+        """Where the server is, for messages: ``host:port/db`` or ``unix:<path>``; no secrets."""
+        return describe_server(self._client)
+
+    # ------------------------------------------------------------------ 1. lifecycle
+
+    @translate_errors
+    async def open(self) -> None:
+        """Check the server answers. Scripts load on first use (EVALSHA, falling back to EVAL)."""
+        await self._client.ping()
+
+    @translate_errors
+    async def aclose(self) -> None:
+        """Stop the notification listener; close the client if this backend owns it."""
+        await self._listener.aclose()
+        if self._owns_client:
+            await self._client.aclose()
+
+    @translate_errors
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    # ------------------------------------------------------------------ 2. queues
+
+    @translate_errors
+    async def push(self, queue: str, payload: str, *, front: bool = False) -> None:
+        """SADD queues, RPUSH (LPUSH when ``front``) and PUBLISH, in one script."""
+        await self._scripts.push(
+            keys=[self._keys.queues, self._keys.queue(queue)],
+            args=[queue, payload, "1" if front else "0", self._keys.pushed_channel],
+        )
+
+    async def _step(
+        self, worker: WorkerId, outcome: Outcome | None, queues: Sequence[str], now: float
+    ) -> Reservation | None:
+        """One ``worker_step.lua`` call: complete (when ``outcome``), then reserve."""
+        deltas = outcome.stat_deltas(worker.name) if outcome is not None else {}
+        record = outcome.failure_record if outcome is not None else None
+        keys = [
+            self._keys.current_job(worker.member),
+            self._keys.failed,
+            *(self._keys.stat(name) for name in deltas),
+            *(self._keys.queue(q) for q in queues),
+        ]
+        args: list[str | int] = [
+            "1" if outcome is not None else "0",
+            len(deltas),
+            record or "",
+            *deltas.values(),
+            dumps(js_date(now)),
+            dumps(worker.name),
+            *(dumps(q) for q in queues),
+        ]
+        result = await self._scripts.worker_step(keys=keys, args=args)
+        if result is None:
+            return None
+        index, payload = result
+        return Reservation(queues[int(index) - 1], _text(payload))
+
+    @translate_errors
+    async def reserve(
+        self, queues: Sequence[str], worker: WorkerId, now: float
+    ) -> Reservation | None:
+        """LPOP each queue in order and, on the first hit, SET the worker's current-job record
+        (``run_at`` = JS date of ``now``, payload embedded raw): one script, one round trip."""
+        if not queues:
+            return None
+        return await self._step(worker, None, queues, now)
+
+    @translate_errors
+    async def complete(self, worker: WorkerId, outcome: Outcome) -> None:
+        """INCRBY the outcome's counters, RPUSH its failure record, DEL the current-job key."""
+        await self._step(worker, outcome, (), 0.0)
+
+    @translate_errors
+    async def complete_and_reserve(
+        self, worker: WorkerId, outcome: Outcome, queues: Sequence[str], now: float
+    ) -> Reservation | None:
+        """:meth:`complete` then :meth:`reserve` as one script: one round trip per job."""
+        return await self._step(worker, outcome, queues, now)
+
+    @translate_errors
+    async def queue_length(self, queue: str) -> int:
+        return int(await self._client.llen(self._keys.queue(queue)))
+
+    @translate_errors
+    async def queue_range(self, queue: str, start: int, stop: int) -> list[str]:
+        return [_text(p) for p in await self._client.lrange(self._keys.queue(queue), start, stop)]
+
+    @translate_errors
+    async def remove_from_queue(self, queue: str, payload: str, count: int = 0) -> int:
+        return int(await self._client.lrem(self._keys.queue(queue), count, payload))
+
+    @translate_errors
+    async def list_queues(self) -> list[str]:
+        return sorted(_text(q) for q in await self._client.smembers(self._keys.queues))
+
+    @translate_errors
+    async def delete_queue(self, queue: str) -> int:
+        """LLEN, DEL the list and SREM it from the queues set, in one MULTI."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.llen(self._keys.queue(queue))
+            pipe.delete(self._keys.queue(queue))
+            pipe.srem(self._keys.queues, queue)
+            length, _, _ = await pipe.execute()
+        return int(length)
+
+    @translate_errors
+    async def wake_up(self, queues: Sequence[str]) -> WakeUp:
+        """A watcher fed by this backend's single pub/sub subscription (opened on first use).
+
+        Pushes by taskcore (push, promote_due, retry_failure) notify within milliseconds; jobs
+        enqueued by node-resque, which does not publish, are found by the caller's poll
+        fallback when :meth:`WakeUp.wait` times out.
+        """
+        return await self._listener.watch(queues)
+
+    # ------------------------------------------------------------------ 3. delayed jobs
+
+    @translate_errors
+    async def schedule(self, timestamp: int, queue: str, payload: str) -> bool:
+        """node-resque's ``enqueueAt`` layout, atomically: RPUSH ``delayed:<ts>``, SADD
+        ``timestamps:<payload>`` ``delayed:<ts>``, ZADD the schedule (member = score = ts).
+
+        The queue is not stored apart: promotion reads it from the payload's ``queue`` field,
+        as node-resque does, so ``payload`` must carry ``queue``.
+        """
+        ts = int(timestamp)
+        member = self._keys.delayed_member(ts)
+        scheduled = await self._scripts.schedule(
+            keys=[
+                self._keys.timestamps(payload),
+                self._keys.delayed(ts),
+                self._keys.delayed_schedule,
+            ],
+            args=[member, payload, ts],
+        )
+        return bool(scheduled)
+
+    @translate_errors
+    async def promote_due(self, now: float, limit: int = 1000) -> list[DelayedJob]:
+        """One script moves up to ``limit`` due jobs and publishes once per queue touched.
+
+        An entry whose payload is not a JSON object with a non-empty ``queue`` string cannot be
+        routed: it stays in its delayed list, in place, is not counted against ``limit`` and
+        is not returned; its second keeps showing in :meth:`delayed_timestamps` until the
+        entry is removed (:meth:`remove_delayed`). It never makes a caller loop.
+        """
+        if limit <= 0:
+            return []
+        flat = await self._scripts.promote_due(
+            keys=[self._keys.delayed_schedule],
+            args=[self._keys.prefix, js_round(now), limit, self._keys.pushed_channel],
+        )
+        return [
+            DelayedJob(int(_text(flat[i])), _text(flat[i + 1]), _text(flat[i + 2]))
+            for i in range(0, len(flat), 3)
+        ]
+
+    @translate_errors
+    async def delayed_timestamps(self) -> list[int]:
+        """Seconds from the schedule zset, numeric order, skipping ones with no jobs."""
+        stamps = await self._scripts.delayed_timestamps(
+            keys=[self._keys.delayed_schedule], args=[self._keys.prefix]
+        )
+        return [int(_text(ts)) for ts in stamps]
+
+    @translate_errors
+    async def delayed_at(self, timestamp: int) -> list[str]:
+        return [_text(p) for p in await self._client.lrange(self._keys.delayed(timestamp), 0, -1)]
+
+    @translate_errors
+    async def scheduled_at(self, payload: str) -> list[int]:
+        """SMEMBERS ``timestamps:<payload>``; each member is ``"delayed:<ts>"``."""
+        members = await self._client.smembers(self._keys.timestamps(payload))
+        return sorted(int(_text(m).rpartition(":")[2]) for m in members)
+
+    @translate_errors
+    async def remove_delayed(self, payload: str) -> list[int]:
+        """LREM the payload from each ``delayed:<ts>`` its ``timestamps:`` set names, deleting
+        emptied lists and their zset members, then the ``timestamps:`` key: one script."""
+        removed = await self._scripts.remove_delayed(
+            keys=[self._keys.timestamps(payload), self._keys.delayed_schedule],
+            args=[self._keys.prefix, payload],
+        )
+        return sorted(int(_text(ts)) for ts in removed)
+
+    # ------------------------------------------------------------------ 4. locks
+
+    @translate_errors
+    async def acquire_lock(self, name: str, value: str, ttl: int) -> bool:
+        """``SET <ns>:<name> value NX EX ttl``."""
+        return bool(await self._client.set(self._keys.lock(name), value, nx=True, ex=ttl))
+
+    @translate_errors
+    async def set_lock(self, name: str, value: str, ttl: int | None) -> None:
+        await self._client.set(self._keys.lock(name), value, ex=ttl)
+
+    @translate_errors
+    async def renew_lock(self, name: str, value: str, ttl: int) -> bool:
+        renewed = await self._scripts.renew_lock(keys=[self._keys.lock(name)], args=[value, ttl])
+        return bool(renewed)
+
+    @translate_errors
+    async def release_lock(self, name: str, value: str | None = None) -> bool:
+        released = await self._scripts.release_lock(
+            keys=[self._keys.lock(name)],
+            args=["0", ""] if value is None else ["1", value],
+        )
+        return bool(released)
+
+    @translate_errors
+    async def get_lock(self, name: str) -> str | None:
+        return _optional_text(await self._client.get(self._keys.lock(name)))
+
+    @translate_errors
+    async def lock_ttl(self, name: str) -> int | None:
+        """Redis ``TTL``: -2 (absent) and -1 (no expiry) both read as None."""
+        ttl = int(await self._client.ttl(self._keys.lock(name)))
+        return ttl if ttl >= 0 else None
+
+    @translate_errors
+    async def list_locks(self, prefix: str) -> dict[str, str]:
+        """SCAN ``<ns>:<prefix>*`` (COUNT 1000) then MGET in batches; a lock that expires
+        between the two is left out."""
+        values = await self._scan_values(prefix)
+        return {self._keys.strip(key): value for key, value in values.items()}
+
+    @translate_errors
+    async def increment_lock(self, name: str, ttl: int) -> int:
+        return int(await self._scripts.increment_lock(keys=[self._keys.lock(name)], args=[ttl]))
+
+    # ------------------------------------------------------------------ 5. workers
+
+    @translate_errors
+    async def register_worker(self, worker: WorkerId, now: float) -> None:
+        """One MULTI: SADD ``workers`` member, SET ``worker:<member>:started`` to
+        ``round(now)`` seconds, SET the first ping."""
+        seconds = js_round(now)
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._keys.workers, worker.member)
+            pipe.set(self._keys.worker_started(worker.member), seconds)
+            pipe.set(self._ping_key(worker), encode_ping(seconds, worker.name, worker.queues_str))
+            await pipe.execute()
+
+    def _ping_key(self, worker: WorkerId) -> str:
+        return self._keys.worker_ping(worker.name)
+
+    @translate_errors
+    async def ping_worker(self, worker: WorkerId, now: float) -> None:
+        await self._client.set(
+            self._ping_key(worker), encode_ping(js_round(now), worker.name, worker.queues_str)
+        )
+
+    @translate_errors
+    async def list_workers(self) -> list[WorkerId]:
+        members = sorted(_text(m) for m in await self._client.smembers(self._keys.workers))
+        return [WorkerId.parse(m) for m in members]
+
+    @translate_errors
+    async def worker_started(self, worker: WorkerId) -> int | None:
+        raw = await self._client.get(self._keys.worker_started(worker.member))
+        return None if raw is None else int(_text(raw))
+
+    @translate_errors
+    async def current_job(self, worker: WorkerId) -> CurrentJob | None:
+        raw = await self._client.get(self._keys.current_job(worker.member))
+        return None if raw is None else decode_current_job(_text(raw), worker)
+
+    @translate_errors
+    async def current_jobs(self) -> dict[WorkerId, CurrentJob | None]:
+        """The workers set and every current-job record, read by one script."""
+        flat = await self._scripts.current_jobs(keys=[self._keys.workers], args=[self._keys.prefix])
+        jobs: dict[WorkerId, CurrentJob | None] = {}
+        for i in range(0, len(flat), 2):
+            worker = WorkerId.parse(_text(flat[i]))
+            raw = flat[i + 1]
+            jobs[worker] = decode_current_job(_text(raw), worker) if raw else None
+        return dict(sorted(jobs.items(), key=lambda item: item[0].member))
+
+    @translate_errors
+    async def worker_pings(self) -> list[WorkerPing]:
+        """SCAN ``worker:ping:*`` (COUNT 1000) + MGET; registered or not, sorted by name."""
+        values = await self._scan_values(Keys.PING_START)
+        pings = [
+            decode_ping(raw, self._keys.strip(key)[len(Keys.PING_START) :])
+            for key, raw in values.items()
+        ]
+        return sorted(pings, key=lambda p: p.name)
+
+    @translate_errors
+    async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
+        """WATCH the workers set and the current-job keys, read, build each failure record in
+        Python, then one MULTI removes every trace; retried when a watched key changes.
+
+        Unlike node-resque it deletes the real current-job key ``worker:<name>:<queues>`` and
+        increments ``failed`` once per job actually failed (never for an idle worker).
+        """
+        keys = self._keys
+        async with self._client.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    await pipe.watch(keys.workers)
+                    members = sorted(
+                        m
+                        for m in map(_text, await pipe.smembers(keys.workers))
+                        if WorkerId.parse(m).name == name
+                    )
+                    current_keys = [keys.current_job(m) for m in members]
+                    raws: list[Any] = []
+                    if current_keys:
+                        await pipe.watch(*current_keys)
+                        raws = await pipe.mget(current_keys)
+                    jobs = [
+                        decode_current_job(_text(raw), WorkerId.parse(member))
+                        for member, raw in zip(members, raws, strict=True)
+                        if raw is not None
+                    ]
+                    records = [failure_for(job) for job in jobs]
+                    pipe.multi()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                    if members:
+                        pipe.srem(keys.workers, *members)
+                        pipe.delete(*current_keys, *(keys.worker_started(m) for m in members))
+                    pipe.delete(
+                        keys.worker_ping(name),
+                        keys.stat(f"processed:{name}"),
+                        keys.stat(f"failed:{name}"),
+                    )
+                    if records:
+                        pipe.rpush(keys.failed, *records)
+                        pipe.incrby(keys.stat("failed"), len(records))
+                    await pipe.execute()
+                    return jobs
+                except redis_errors.WatchError:
+                    continue
+
+    # ------------------------------------------------------------------ 6. stats and failures
+
+    @translate_errors
+    async def increment_stats(self, deltas: Mapping[str, int]) -> None:
+        """INCRBY each counter ``stat:<name>``, all in one MULTI (no round trip when empty)."""
+        if not deltas:
+            return
+        async with self._client.pipeline(transaction=True) as pipe:
+            for name, delta in deltas.items():
+                pipe.incrby(self._keys.stat(name), delta)
+            await pipe.execute()
+
+    @translate_errors
+    async def stats(self) -> dict[str, int]:
+        """SCAN ``stat:*`` (COUNT 1000) + MGET; names without the ``stat:`` prefix."""
+        values = await self._scan_values(Keys.STAT_START)
+        start = len(Keys.STAT_START)
+        return {self._keys.strip(key)[start:]: int(raw) for key, raw in values.items()}
+
+    @translate_errors
+    async def push_failure(self, record: str) -> None:
+        await self._client.rpush(self._keys.failed, record)
+
+    @translate_errors
+    async def failure_count(self) -> int:
+        return int(await self._client.llen(self._keys.failed))
+
+    @translate_errors
+    async def failures(self, start: int, stop: int) -> list[str]:
+        return [_text(r) for r in await self._client.lrange(self._keys.failed, start, stop)]
+
+    @translate_errors
+    async def remove_failure(self, record: str) -> int:
+        return int(await self._client.lrem(self._keys.failed, 1, record))
+
+    @translate_errors
+    async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
+        """LREM ``failed`` 1 record; if removed, SADD queues, RPUSH and PUBLISH: one script."""
+        retried = await self._scripts.retry_failure(
+            keys=[self._keys.failed, self._keys.queues, self._keys.queue(queue)],
+            args=[record, queue, payload, self._keys.pushed_channel],
+        )
+        return bool(retried)
+
+    # ------------------------------------------------------------------ 7. maintenance
+
+    @translate_errors
+    async def flush(self) -> None:
+        """SCAN ``<ns>:*`` (glob characters in the namespace escaped) and UNLINK in batches.
+
+        Keys of a namespace that itself starts with ``"<ns>:"`` (e.g. ``resque:other``) match
+        too, as they do for every resque tool. Refuses an empty namespace, whose keys cannot be
+        told apart from the rest of the database.
+        """
+        if not self._keys.prefix:
+            raise ConfigError(
+                "refusing to flush a Redis backend with an empty namespace: it would delete "
+                "every key of the database. Use a namespace, or delete keys yourself."
+            )
+        batch: list[str | bytes] = []
+        async for key in self._scan(""):
+            batch.append(key)
+            if len(batch) >= _SCAN_COUNT:
+                await self._client.unlink(*batch)
+                batch = []
+        if batch:
+            await self._client.unlink(*batch)
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _scan(self, start: str) -> AsyncIterator[str | bytes]:
+        async for key in self._client.scan_iter(match=self._keys.pattern(start), count=_SCAN_COUNT):
+            yield key
+
+    async def _scan_values(self, start: str) -> dict[str, str]:
+        """``{key: value}`` of string keys named ``<ns>:<start>*``; others are left out."""
+        keys = [_text(k) async for k in self._scan(start)]
+        values: dict[str, str] = {}
+        for i in range(0, len(keys), _SCAN_COUNT):
+            chunk = keys[i : i + _SCAN_COUNT]
+            for key, raw in zip(chunk, await self._client.mget(chunk), strict=True):
+                if raw is not None:
+                    values[key] = _text(raw)
+        return values
+
+
+def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBackend:
+    """A backend that owns a client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
+
+    ``options`` go to :func:`redis.asyncio.from_url` (e.g. ``socket_timeout``,
+    ``max_connections``); ``decode_responses`` defaults to True. Nothing connects until
+    :meth:`RedisBackend.open` or the first call.
+    """
+    options.setdefault("decode_responses", True)
+    try:
+        client = Redis.from_url(url, **options)
+    except ValueError as exc:
+        raise ConfigError(
+            f"invalid Redis URL ({exc}); use redis://[:password@]host[:port][/db], "
+            "rediss://... for TLS or unix:///path/to/socket"
+        ) from exc
+    return RedisBackend(client, namespace=namespace, owns_client=True)

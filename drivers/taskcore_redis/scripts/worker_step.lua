@@ -1,0 +1,47 @@
+-- A worker's step between jobs: complete the job it held, then reserve the next one.
+-- Used for complete (no queues), reserve (no completion) and complete_and_reserve: one
+-- round trip per job, atomic as a whole.
+--
+-- KEYS[1]            the worker's current-job key
+-- KEYS[2]            the failed list
+-- KEYS[3 .. 2+n]     stat counters to increment (n = ARGV[2])
+-- KEYS[3+n ..]       queue lists to reserve from, in priority order
+-- ARGV[1]            "1": complete (apply counters and failure, delete the current job)
+-- ARGV[2]            n, the number of stat counters
+-- ARGV[3]            a failure record to RPUSH, or "" for none
+-- ARGV[4 .. 3+n]     the increment of each counter
+-- ARGV[4+n]          run_at, already a JSON string literal
+-- ARGV[5+n]          the worker name, already a JSON string literal
+-- ARGV[6+n ..]       each queue name, already a JSON string literal (same order as the keys)
+-- Returns {index of the queue (1-based), payload} or nil when every queue is empty.
+--
+-- The current-job record is built by concatenation so the payload keeps its exact bytes
+-- (cjson would reorder keys, turn [] into {} and escape /).
+
+local current = KEYS[1]
+local n = tonumber(ARGV[2])
+
+if ARGV[1] == "1" then
+  for i = 1, n do
+    redis.call("INCRBY", KEYS[2 + i], ARGV[3 + i])
+  end
+  if ARGV[3] ~= "" then
+    redis.call("RPUSH", KEYS[2], ARGV[3])
+  end
+  redis.call("DEL", current)
+end
+
+local first_queue = 3 + n
+local run_at = ARGV[4 + n]
+local worker = ARGV[5 + n]
+for i = first_queue, #KEYS do
+  local payload = redis.call("LPOP", KEYS[i])
+  if payload then
+    local index = i - first_queue + 1
+    local queue = ARGV[5 + n + index]
+    redis.call("SET", current, '{"run_at":' .. run_at .. ',"queue":' .. queue ..
+      ',"worker":' .. worker .. ',"payload":' .. payload .. '}')
+    return {index, payload}
+  end
+end
+return nil
