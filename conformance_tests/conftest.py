@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from conformance_tests.drivers import DriverSpec, pytest_params
+# pytest_params is imported through its module: a conftest name starting with "pytest_" is
+# taken for a hook.
+from conformance_tests import drivers
+from conformance_tests.drivers import DriverSpec
 from conformance_tests.fixtures import *  # noqa: F403 -- fixtures are registered by name
 
 
-@pytest.fixture(params=pytest_params())
+@pytest.fixture(params=drivers.pytest_params())
 def driver(request: pytest.FixtureRequest) -> DriverSpec:
     """Each built-in driver in turn (marked ``memory``/``redis``/``postgres`` for ``-m``)."""
     spec: DriverSpec = request.param
