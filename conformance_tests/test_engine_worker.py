@@ -1,0 +1,396 @@
+"""The Worker on every driver: ordering, accounting, failures, hooks, events, heartbeat,
+wake-up latency and shutdown. Behaviour follows node-resque's Worker with its bugs fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+from taskcore import codec
+from taskcore.backend import Backend, WorkerId
+from taskcore.clock import FakeClock
+from taskcore.errors import BackendUnavailable, UnknownJob
+from taskcore.jobs import JobDefinition, Jobs
+from taskcore.plugins.base import Plugin
+from taskcore.queue import Queue
+from taskcore.worker import Worker
+
+from conformance_tests.engine_support import WAIT, EventLog
+
+
+def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
+    options.setdefault("name", "host:1")
+    options.setdefault("queues", ["math"])
+    options.setdefault("timeout", 30.0)
+    return Worker(backend, jobs, **options)
+
+
+@pytest.fixture
+def done() -> list[Any]:
+    """What the test jobs saw, in the order they ran."""
+    return []
+
+
+@pytest.fixture
+def jobs(done: list[Any]) -> Jobs:
+    jobs = Jobs()
+
+    @jobs.register("add")
+    async def add(a: int, b: int = 0) -> int:
+        done.append(("add", a, b))
+        return a + b
+
+    @jobs.register("sync_add")
+    def sync_add(a: int, b: int) -> dict[str, Any]:
+        done.append(("sync_add", a, b))
+        return {"sum": a + b, "thread": threading.get_ident()}
+
+    @jobs.register("boom")
+    async def boom(message: str) -> None:
+        raise ValueError(message)
+
+    return jobs
+
+
+async def test_jobs_of_one_queue_run_in_fifo_order(
+    backend: Backend, jobs: Jobs, done: list[Any]
+) -> None:
+    queue = Queue(backend)
+    for n in range(4):
+        await queue.enqueue("math", "add", [n])
+    worker = make_worker(backend, jobs)
+    while await worker.work_one():
+        pass
+    assert done == [("add", n, 0) for n in range(4)]
+
+
+async def test_queues_are_worked_in_strict_priority_order(
+    backend: Backend, jobs: Jobs, done: list[Any]
+) -> None:
+    queue = Queue(backend)
+    await queue.enqueue("low", "add", [1])
+    await queue.enqueue("low", "add", [2])
+    await queue.enqueue("high", "add", [10])
+    worker = make_worker(backend, jobs, queues=["high", "low"])
+    assert await worker.work_one()
+    assert await worker.work_one()
+    # a job pushed to the first queue jumps ahead of the rest of the lower queue
+    await queue.enqueue("high", "add", [11])
+    while await worker.work_one():
+        pass
+    assert [a for _, a, _ in done] == [10, 1, 11, 2]
+
+
+async def test_a_single_queue_string_names_one_queue(backend: Backend, jobs: Jobs) -> None:
+    # node-resque iterated the characters of "math" and never worked it
+    await Queue(backend).enqueue("math", "add", [1, 2])
+    worker = make_worker(backend, jobs, queues="math")
+    assert worker.worker_id == WorkerId("host:1", ("math",))
+    assert await worker.work_one()
+    assert await backend.queue_length("math") == 0
+
+
+async def test_wildcard_worker_notices_new_queues_without_re_registering(
+    backend: Backend, jobs: Jobs
+) -> None:
+    worker = make_worker(backend, jobs, queues="*", timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("pause")
+        assert await backend.list_workers() == [WorkerId("host:1", ("*",))]
+        started = await backend.worker_started(WorkerId("host:1", ("*",)))
+        await Queue(backend).enqueue("__new_queue", "add", [1, 2])
+        queue, _, result, _ = await log.wait_for("success")
+        assert (queue, result) == ("__new_queue", 3)
+        await log.wait_for("pause", count=len(log.args("pause")) + 2)
+        assert await backend.list_workers() == [WorkerId("host:1", ("*",))]
+        assert await backend.worker_started(WorkerId("host:1", ("*",))) == started
+        assert (await backend.stats())["processed:host:1"] == 1
+    finally:
+        await worker.end()
+
+
+async def test_sync_jobs_run_in_a_thread_and_async_jobs_on_the_loop(
+    backend: Backend, jobs: Jobs, done: list[Any]
+) -> None:
+    queue = Queue(backend)
+    await queue.enqueue("math", "sync_add", [1, 2])
+    await queue.enqueue("math", "add", [3, 4])
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    assert await worker.work_one()
+    assert await worker.work_one()
+    (sync_result, async_result) = [args[2] for args in log.args("success")]
+    assert sync_result["sum"] == 3
+    assert sync_result["thread"] != threading.get_ident()
+    assert async_result == 7
+
+
+async def test_success_and_failure_are_counted_and_failures_recorded(
+    backend: Backend, jobs: Jobs
+) -> None:
+    queue = Queue(backend)
+    await queue.enqueue("math", "add", [1, 2])
+    await queue.enqueue("math", "boom", ["Blue Smoke"])
+    payload = codec.encode_job("boom", "math", ["Blue Smoke"])
+    clock = FakeClock()
+    worker = make_worker(backend, jobs, clock=clock)
+    log = EventLog(worker)
+    assert await worker.work_one()
+    assert await worker.work_one()
+
+    stats = await backend.stats()
+    assert stats["processed"] == 1 and stats["processed:host:1"] == 1
+    assert stats["failed"] == 1 and stats["failed:host:1"] == 1
+    (raw,) = await backend.failures(0, -1)
+    failure = codec.decode_failure(raw)
+    assert failure.worker == "host:1"
+    assert failure.queue == "math"
+    assert codec.dumps(failure.payload) == payload
+    assert failure.exception == "ValueError"
+    assert failure.error == "Blue Smoke"
+    assert failure.backtrace is not None
+    assert failure.backtrace[0].startswith("Traceback")
+    assert any("in boom" in line for line in failure.backtrace)
+    assert codec.parse_date(failure.failed_at) == int(clock.now())
+    ((queue_name, job, error, duration),) = log.args("failure")
+    assert (queue_name, job.class_name, type(error), duration >= 0) == (
+        "math",
+        "boom",
+        ValueError,
+        True,
+    )
+    assert await backend.current_job(worker.worker_id) is None
+
+
+async def test_an_unknown_class_is_a_recorded_failure(backend: Backend, jobs: Jobs) -> None:
+    await Queue(backend).enqueue("math", "somethingFake", [])
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    assert await worker.work_one()
+    (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
+    assert failure.exception == "UnknownJob"
+    assert failure.error == 'No job defined for class "somethingFake"'
+    assert "job" not in log.names()
+    assert isinstance(log.args("failure")[0][2], UnknownJob)
+    assert (await backend.stats())["failed"] == 1
+
+
+@pytest.mark.parametrize("payload", ["not json", "[1,2]", '{"queue":"math","args":[]}'])
+async def test_a_malformed_payload_is_a_recorded_failure_and_the_loop_goes_on(
+    backend: Backend, jobs: Jobs, payload: str
+) -> None:
+    await backend.push("math", payload)
+    await Queue(backend).enqueue("math", "add", [1, 2])
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success")
+    finally:
+        await worker.end()
+    (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
+    assert failure.exception == "MalformedPayload"
+    assert isinstance(failure.payload, dict)
+    # the bad bytes are kept, quoted inside a JSON object, so the record stays readable
+    assert payload in failure.raw or codec.dumps(payload) in failure.raw
+    assert log.args("failure")[0][1] is None
+
+
+class Gate(Plugin):
+    """before_perform lets a job through only if its first arg is not "blocked"; after_perform
+    records what it saw and clears errors whose message is "forgive me"."""
+
+    seen: list[tuple[Any, Any]] = []
+
+    async def before_perform(self) -> bool:
+        return bool(self.args[0] != "blocked")
+
+    async def after_perform(self) -> bool:
+        Gate.seen.append((self.context.result, self.error))
+        if self.error is not None and str(self.error) == "forgive me":
+            self.error = None
+        return True
+
+
+async def test_perform_hooks_can_skip_a_job_and_clear_its_error(backend: Backend) -> None:
+    Gate.seen = []
+
+    async def job(flag: str) -> str:
+        if flag != "ok":
+            raise RuntimeError(flag)
+        return "done"
+
+    jobs = Jobs({"gated": JobDefinition(job, plugins=(Gate,))})
+    queue = Queue(backend)
+    for flag in ("blocked", "ok", "forgive me", "unforgiven"):
+        await queue.enqueue("math", "gated", [flag])
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    while await worker.work_one():
+        pass
+
+    assert [result for result, _ in Gate.seen] == ["done", None, None]
+    assert [str(error) for _, error in Gate.seen[1:]] == ["forgive me", "unforgiven"]
+    stats = await backend.stats()
+    # the skipped job counts as neither processed nor failed (node-resque's rule)
+    assert (stats["processed"], stats["failed"]) == (2, 1)
+    assert await backend.failure_count() == 1
+    assert [args[2] for args in log.args("success")] == ["done", None]
+    assert await backend.current_job(worker.worker_id) is None
+
+
+async def test_events_of_one_job_in_order(backend: Backend, jobs: Jobs) -> None:
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("pause")
+        await Queue(backend).enqueue("math", "add", [1, 2])
+        await log.wait_for("success")
+        await log.wait_for("pause", count=2)
+    finally:
+        await worker.end()
+    names = [n for n in log.names() if n not in ("ping",)]
+    assert names[:2] == ["start", "poll"]
+    assert names[names.index("job") - 1 : names.index("job") + 4] == [
+        "poll",
+        "job",
+        "success",
+        "poll",
+        "pause",
+    ]
+    assert names[-1] == "end"
+    queue, job = log.args("job")[0]
+    assert (queue, job) == ("math", codec.Job("add", "math", [1, 2]))
+
+
+async def test_heartbeat_pings_every_timeout_on_the_injected_clock(
+    backend: Backend, jobs: Jobs
+) -> None:
+    clock = FakeClock()
+    worker = make_worker(backend, jobs, clock=clock, timeout=5.0)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        ((first,),) = log.args("ping")
+        assert first == codec.js_round(clock.now())
+        for n in (1, 2):
+            while clock.sleepers == 0:
+                await asyncio.sleep(0)
+            clock.advance(5.0)
+            (time,) = await log.wait_for("ping", count=n + 1)
+            assert time == codec.js_round(clock.now())
+            (ping,) = [p for p in await backend.worker_pings() if p.name == "host:1"]
+            assert ping.time == time
+    finally:
+        await worker.end()
+
+
+@pytest.mark.requires_capability("enqueue_notifications")
+async def test_an_idle_worker_picks_up_a_push_without_waiting_for_its_poll_timeout(
+    backend: Backend, jobs: Jobs
+) -> None:
+    worker = make_worker(backend, jobs, timeout=30.0)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("pause")
+        await Queue(backend).enqueue("math", "add", [1, 2])
+        # far below the 30 s poll timeout: the push woke the worker
+        await log.wait_for("success", timeout=5.0)
+    finally:
+        await worker.end()
+
+
+async def test_a_storage_error_is_emitted_and_the_worker_keeps_going(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_reserve = backend.reserve
+    failures = [BackendUnavailable("connection refused; is the server up?")]
+
+    async def flaky_reserve(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real_reserve(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "reserve", flaky_reserve)
+    await Queue(backend).enqueue("math", "add", [1, 2])
+    worker = make_worker(backend, jobs)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success")
+    finally:
+        await worker.end()
+    assert isinstance(log.args("error")[0][0], BackendUnavailable)
+    assert (await backend.stats())["processed"] == 1
+
+
+async def test_graceful_shutdown_finishes_the_current_job_and_loses_nothing(
+    backend: Backend,
+) -> None:
+    release = asyncio.Event()
+
+    async def slow(n: int) -> int:
+        await release.wait()
+        return n
+
+    queue = Queue(backend)
+    await queue.enqueue("math", "slow", [1])
+    await queue.enqueue("math", "slow", [2])
+    worker = make_worker(backend, Jobs({"slow": slow}))
+    log = EventLog(worker)
+    await worker.start()
+    await log.wait_for("job")
+    ending = asyncio.ensure_future(worker.end())
+    await asyncio.sleep(0)
+    assert not ending.done()
+    release.set()
+    await asyncio.wait_for(ending, WAIT)
+
+    assert [args[2] for args in log.args("success")] == [1]
+    assert await queue.queued("math") == [codec.Job("slow", "math", [2])]
+    assert (await backend.stats()).get("processed") == 1
+    assert await backend.list_workers() == []
+    assert await backend.worker_pings() == []
+    assert await backend.current_jobs() == {}
+
+
+async def test_shutdown_deadline_cancels_the_job_and_records_it_as_a_failure(
+    backend: Backend,
+) -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    queue = Queue(backend)
+    await queue.enqueue("math", "forever")
+    await queue.enqueue("math", "forever")
+    worker = make_worker(backend, Jobs({"forever": forever}), shutdown_timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    await log.wait_for("job")
+    await asyncio.wait_for(worker.end(), WAIT)
+
+    (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
+    assert failure.exception == "ShutdownDeadlineExceeded"
+    assert failure.job == codec.Job("forever", "math", [])
+    assert await queue.length("math") == 1
+    assert await backend.list_workers() == []
+    assert await backend.current_jobs() == {}
+
+
+async def test_perform_inline_runs_hooks_and_the_job_without_storage(
+    backend: Backend, jobs: Jobs
+) -> None:
+    worker = make_worker(backend, jobs)
+    assert await worker.perform_inline("add", [1, 2]) == 3
+    with pytest.raises(ValueError, match="Blue Smoke"):
+        await worker.perform_inline("boom", ["Blue Smoke"])
+    with pytest.raises(UnknownJob):
+        await worker.perform_inline("nope")
+    assert await backend.stats() == {}
+    assert await backend.list_workers() == []
