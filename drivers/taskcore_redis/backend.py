@@ -30,11 +30,12 @@ from taskcore.backend import (
     WorkerId,
     WorkerPing,
 )
-from taskcore.codec import decode_current_job, decode_ping, dumps, encode_ping, js_date, js_round
+from taskcore.codec import decode_ping, dumps, encode_ping, js_date, js_round
 from taskcore.errors import ConfigError
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys
 from taskcore_redis.lua import Scripts
+from taskcore_redis.records import read_current_job
 from taskcore_redis.wakeup import PushListener
 
 __all__ = ["RedisBackend", "from_url"]
@@ -357,7 +358,7 @@ class RedisBackend(Backend):
     @translate_errors
     async def current_job(self, worker: WorkerId) -> CurrentJob | None:
         raw = await self._client.get(self._keys.current_job(worker.member))
-        return None if raw is None else decode_current_job(_text(raw), worker)
+        return None if raw is None else read_current_job(_text(raw), worker)
 
     @translate_errors
     async def current_jobs(self) -> dict[WorkerId, CurrentJob | None]:
@@ -367,7 +368,7 @@ class RedisBackend(Backend):
         for i in range(0, len(flat), 2):
             worker = WorkerId.parse(_text(flat[i]))
             raw = flat[i + 1]
-            jobs[worker] = decode_current_job(_text(raw), worker) if raw else None
+            jobs[worker] = read_current_job(_text(raw), worker) if raw else None
         return dict(sorted(jobs.items(), key=lambda item: item[0].member))
 
     @translate_errors
@@ -404,7 +405,7 @@ class RedisBackend(Backend):
                         await pipe.watch(*current_keys)
                         raws = await pipe.mget(current_keys)
                     jobs = [
-                        decode_current_job(_text(raw), WorkerId.parse(member))
+                        read_current_job(_text(raw), WorkerId.parse(member))
                         for member, raw in zip(members, raws, strict=True)
                         if raw is not None
                     ]
