@@ -6,9 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from taskcore.clock import FakeClock
 from taskcore.events import EventEmitter
 
-__all__ = ["EventLog"]
+__all__ = ["WAIT", "EventLog", "until_sleeping"]
 
 WAIT = 10.0
 """Generous bound (seconds) for something that normally happens within milliseconds."""
@@ -54,3 +55,15 @@ class EventLog:
                 await self._changed.wait()
 
         return await asyncio.wait_for(watch(), timeout)
+
+
+async def until_sleeping(clock: FakeClock, sleepers: int = 1, timeout: float = WAIT) -> None:
+    """Yield to the loop until ``sleepers`` coroutines are parked on ``clock``, so a following
+    :meth:`~taskcore.clock.FakeClock.advance` is sure to wake them."""
+
+    async def watch() -> None:
+        # FakeClock offers no event for a new sleeper; yielding once per turn is the cheapest.
+        while clock.sleepers < sleepers:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(watch(), timeout)

@@ -8,6 +8,8 @@ import threading
 from typing import Any
 
 import pytest
+
+from conformance_tests.engine_support import WAIT, EventLog, until_sleeping
 from taskcore import codec
 from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
@@ -16,8 +18,6 @@ from taskcore.jobs import JobDefinition, Jobs
 from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
 from taskcore.worker import Worker
-
-from conformance_tests.engine_support import WAIT, EventLog
 
 
 def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
@@ -279,8 +279,7 @@ async def test_heartbeat_pings_every_timeout_on_the_injected_clock(
         ((first,),) = log.args("ping")
         assert first == codec.js_round(clock.now())
         for n in (1, 2):
-            while clock.sleepers == 0:
-                await asyncio.sleep(0)
+            await until_sleeping(clock)
             clock.advance(5.0)
             (time,) = await log.wait_for("ping", count=n + 1)
             assert time == codec.js_round(clock.now())
