@@ -5,6 +5,7 @@ a delay, emits the worker event ``re_enqueue(queue, job, {"delay", "remaining_at
 "error"})`` and sets ``context.failure_recorded = False``: the attempt counts as failed (global
 and per-worker ``failed`` +1) but writes no failed-list entry and emits no ``failure`` event.
 The last attempt's failure goes through as a normal failure. A success clears the state.
+Inline runs (``Worker.perform_inline``, no worker) are not retried: the error reaches the caller.
 
 State, shared with node-resque (same key names, so either implementation continues the count):
 
@@ -119,6 +120,9 @@ class Retry(Plugin):
     async def after_perform(self) -> bool:
         backend = self.context.queue_api.backend
         error = self.error
+        if self.context.worker is None:
+            # an inline run has no queue to retry on: the error goes to the caller
+            return True
         if error is None:
             await backend.release_lock(self.retry_key)
             await backend.release_lock(self.failure_key)
@@ -139,12 +143,11 @@ class Retry(Plugin):
         )
         self.context.failure_recorded = False
         worker = self.context.worker
-        if worker is not None:
-            job = worker.job or codec.Job(self.func, self.queue, list(self.args))
-            worker.emit(
-                "re_enqueue",
-                self.queue,
-                job,
-                {"delay": delay, "remaining_attempts": remaining, "error": error},
-            )
+        job = worker.job or codec.Job(self.func, self.queue, list(self.args))
+        worker.emit(
+            "re_enqueue",
+            self.queue,
+            job,
+            {"delay": delay, "remaining_attempts": remaining, "error": error},
+        )
         return True
