@@ -1,0 +1,203 @@
+"""``App``: one process's taskcore, built from :class:`~taskcore.config.Settings` and tasks.
+
+::
+
+    async with App(Settings(url="redis://localhost"), tasks) as app:
+        await app.task.enqueue("send_email", {"to": "a@b.c"})
+
+Start order: open the backend, build the Queue, start the Scheduler (when
+``settings.scheduler``) and enqueue the periodic tasks (once in the cluster), then start the
+MultiWorker (when ``settings.max_workers > 0``). Stop order is the reverse of what matters for
+no loss: the scheduler stops promoting, the workers finish their current jobs (bounded by
+``shutdown_timeout``), then the backend closes. Classes named in ``settings.resque_overrides``
+replace Queue, Scheduler and MultiWorker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+from taskcore.config import Settings
+from taskcore.registry import connect
+from taskcore.tasks.api import TaskAPI
+from taskcore.tasks.registry import TaskRegistry
+
+if TYPE_CHECKING:
+    from taskcore.backend import Backend
+    from taskcore.clock import Clock
+    from taskcore.multiworker import MultiWorker
+    from taskcore.queue import Queue
+    from taskcore.scheduler import Scheduler
+
+__all__ = ["App"]
+
+log = logging.getLogger("taskcore.app")
+
+
+class App:
+    """The backend, Queue, Scheduler and MultiWorker of one process, started and stopped together.
+
+    ``backend`` may be given (already built, e.g. shared by tests); the App then opens it but
+    never closes it. ``clock`` is passed to every component (a FakeClock in tests). ``name``
+    names the scheduler and the worker pool (default ``<hostname>:<pid>``).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        tasks: TaskRegistry | None = None,
+        *,
+        backend: Backend | None = None,
+        clock: Clock | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.tasks = tasks if tasks is not None else TaskRegistry()
+        self.clock = clock
+        self.name = name
+        self._given_backend = backend
+        self._backend: Backend | None = backend
+        self._queue: Queue | None = None
+        self.scheduler: Scheduler | None = None
+        self.multi_worker: MultiWorker | None = None
+        self._opened = False
+        self._started = False
+
+    def __repr__(self) -> str:
+        return f"<App url={self.settings.safe_url!r} tasks={len(self.tasks)}>"
+
+    # ---------------------------------------------------------------- parts
+
+    @property
+    def backend(self) -> Backend:
+        """The storage backend (built from ``settings.url`` on :meth:`open`)."""
+        if self._backend is None:
+            raise RuntimeError("the App is not open: use 'async with App(...)' or await open()")
+        return self._backend
+
+    @property
+    def queue(self) -> Queue:
+        """The Queue (or its configured override), available once open."""
+        if self._queue is None:
+            raise RuntimeError("the App is not open: use 'async with App(...)' or await open()")
+        return self._queue
+
+    @property
+    def task(self) -> TaskAPI:
+        """The task API over :attr:`queue`: ``await app.task.enqueue(name, inputs)``."""
+        return TaskAPI(self.queue, self.tasks)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def open(self) -> None:
+        """Connect to storage and build the Queue; enough to enqueue and inspect. Idempotent."""
+        if self._opened:
+            return
+        if self._backend is None:
+            self._backend = connect(self.settings.url, namespace=self.settings.namespace)
+        await self._backend.open()
+        queue_cls = self.settings.resque_overrides.resolve("queue")
+        self._queue = queue_cls(self._backend, self.tasks.jobs, clock=self.clock)
+        self._opened = True
+        log.info(
+            "taskcore storage %s (namespace %r)", self.settings.safe_url, self.settings.namespace
+        )
+
+    async def start(self) -> None:
+        """:meth:`open`, then start the scheduler (and periodic tasks) and the worker pool."""
+        await self.open()
+        if self._started:
+            return
+        self._started = True
+        s = self.settings
+        try:
+            if s.scheduler:
+                scheduler_cls = self.settings.resque_overrides.resolve("scheduler")
+                self.scheduler = scheduler_cls(
+                    self.backend,
+                    name=self.name,
+                    timeout=s.timeout,
+                    leader_lock_timeout=s.leader_lock_timeout,
+                    stuck_worker_timeout=s.stuck_worker_timeout,
+                    retry_stuck_jobs=s.retry_stuck_jobs,
+                    clock=self.clock,
+                    queue=self.queue,
+                )
+                await self.scheduler.start()
+                booted = await self.task.enqueue_all_recurrent_tasks()
+                if booted:
+                    log.info("periodic tasks enqueued: %s", ", ".join(booted))
+            if s.max_workers > 0:
+                pool_cls = self.settings.resque_overrides.resolve("multi_worker")
+                self.multi_worker = pool_cls(
+                    self.backend,
+                    self.tasks.jobs,
+                    queues=list(s.queues),
+                    name=self.name,
+                    min_workers=max(1, s.min_workers),
+                    max_workers=s.max_workers,
+                    timeout=s.timeout,
+                    check_interval=s.check_interval,
+                    max_event_loop_delay=s.max_event_loop_delay,
+                    clock=self.clock,
+                    queue=self.queue,
+                    shutdown_timeout=s.shutdown_timeout,
+                )
+                await self.multi_worker.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop the scheduler, then the workers (current jobs finish), then close storage.
+
+        Idempotent; a backend passed to the constructor is left open.
+        """
+        if self.scheduler is not None:
+            scheduler, self.scheduler = self.scheduler, None
+            await scheduler.end()
+        if self.multi_worker is not None:
+            pool, self.multi_worker = self.multi_worker, None
+            await pool.end()
+        self._started = False
+        if self._opened:
+            self._opened = False
+            self._queue = None
+            if self._given_backend is None and self._backend is not None:
+                backend, self._backend = self._backend, None
+                await backend.aclose()
+
+    async def run_until_stopped(self, stop: asyncio.Event | None = None) -> None:
+        """Start, run until ``stop`` is set or SIGINT/SIGTERM arrives, then stop cleanly."""
+        stop = stop if stop is not None else asyncio.Event()
+        loop = asyncio.get_running_loop()
+        installed: list[signal.Signals] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, stop.set)
+                installed.append(sig)
+        try:
+            await self.start()
+            await stop.wait()
+            log.info("stopping: waiting for running jobs to finish")
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

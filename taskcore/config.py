@@ -1,0 +1,242 @@
+"""Configuration: one pydantic-settings model, from code, environment variables or a TOML file.
+
+Precedence, highest first: values passed in code, environment variables ``TASKCORE_<FIELD>``
+(nested fields with ``__``: ``TASKCORE_RESQUE_OVERRIDES__QUEUE=myapp.queues:AuditedQueue``), the
+TOML file (top-level keys, ``[resque_overrides]`` table), then the defaults::
+
+    settings = Settings(url="redis://localhost:6379/0", max_workers=4)
+    settings = Settings.load("taskcore.toml")        # or TASKCORE_CONFIG=taskcore.toml
+
+Invalid configuration raises :class:`~taskcore.errors.ConfigError` naming each bad field, at
+construction: a process fails at start, not at its first job. Units: every duration is in
+SECONDS. The URL's password never appears in ``repr``/``str``/logs (:attr:`Settings.safe_url`).
+
+``resque_overrides`` names subclasses of Queue, MultiWorker and Scheduler by import path
+(``"package.module:Class"``). This is operator configuration, never read from a job payload;
+each path is imported and checked to be a subclass when the settings are built.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import os
+from pathlib import Path
+from typing import Annotated, Any, Self
+from urllib.parse import urlsplit, urlunsplit
+
+import pydantic
+from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from taskcore.errors import ConfigError
+
+__all__ = ["ResqueOverrides", "Settings", "import_class", "mask_url"]
+
+CONFIG_ENV = "TASKCORE_CONFIG"
+"""Environment variable naming a TOML file for :meth:`Settings.load`."""
+
+_toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+    "taskcore_toml_file", default=None
+)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (unchanged when it has none)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    netloc = f"{user}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def import_class(path: str, base: type[Any], field: str) -> type[Any]:
+    """Import ``"module:Class"`` (or ``"module.Class"``) and check it subclasses ``base``."""
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ValueError(f"{field}: {path!r} is not an import path like 'package.module:Class'")
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"{field}: cannot import {path!r}: {exc}") from exc
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        raise ValueError(
+            f"{field}: {path!r} is not a subclass of {base.__module__}.{base.__name__}"
+        )
+    return obj
+
+
+def _engine_bases() -> dict[str, type[Any]]:
+    from taskcore.multiworker import MultiWorker
+    from taskcore.queue import Queue
+    from taskcore.scheduler import Scheduler
+
+    return {"queue": Queue, "multi_worker": MultiWorker, "scheduler": Scheduler}
+
+
+class ResqueOverrides(BaseModel):
+    """Import paths of the classes to use instead of Queue, MultiWorker and Scheduler."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    queue: str | None = None
+    multi_worker: str | None = None
+    scheduler: str | None = None
+
+    @model_validator(mode="after")
+    def _importable(self) -> Self:
+        if self.queue is None and self.multi_worker is None and self.scheduler is None:
+            return self
+        for field, base in _engine_bases().items():
+            path = getattr(self, field)
+            if path is not None:
+                import_class(path, base, field)
+        return self
+
+    def resolve(self, field: str) -> type[Any]:
+        """The class configured for ``field`` ("queue", "multi_worker", "scheduler"), or the
+        engine's own class when none is configured."""
+        base = _engine_bases()[field]
+        path: str | None = getattr(self, field)
+        return base if path is None else import_class(path, base, field)
+
+
+class Settings(BaseSettings):
+    """Everything an :class:`~taskcore.app.App` needs; durations in SECONDS."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TASKCORE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        validate_default=True,
+    )
+
+    url: str = "memory://"
+    """Storage URL: ``memory://``, ``redis://[:password@]host:port/db``, ``postgresql://...``."""
+    namespace: Annotated[str, Field(min_length=1)] = "resque"
+    """Key prefix (Redis) / namespace column (PostgreSQL); node-resque's default is resque."""
+    queues: Annotated[list[str], NoDecode, Field(min_length=1)] = ["*"]
+    """Queues workers take jobs from, in priority order; ``["*"]`` means every queue. From the
+    environment: a JSON list or a comma-separated string."""
+    scheduler: bool = True
+    """Run a scheduler (leader-elected; safe on every node) and boot periodic tasks."""
+    timeout: Annotated[float, Field(gt=0)] = 5.0
+    """Worker poll fallback and heartbeat interval, and the scheduler's poll interval."""
+    min_workers: Annotated[int, Field(ge=0)] = 1
+    max_workers: Annotated[int, Field(ge=0)] = 10
+    """Worker pool bounds; ``max_workers = 0`` runs no workers on this node."""
+    check_interval: Annotated[float, Field(gt=0)] = 0.5
+    """How often the pool re-sizes itself."""
+    max_event_loop_delay: Annotated[float, Field(gt=0)] = 0.01
+    """The pool stops growing while the event loop lags more than this."""
+    stuck_worker_timeout: Annotated[float | None, Field(gt=0)] = 3600.0
+    """A worker without a heartbeat for this long is declared dead; None disables the check."""
+    retry_stuck_jobs: bool = False
+    """Put dead workers' jobs back on their queues (after recording them as failures)."""
+    leader_lock_timeout: Annotated[int, Field(ge=1)] = 180
+    """TTL of the scheduler leader lock (whole seconds)."""
+    shutdown_timeout: Annotated[float | None, Field(ge=0)] = 30.0
+    """How long stopping waits for running jobs before cancelling them; None waits forever."""
+    resque_overrides: ResqueOverrides = ResqueOverrides()
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except pydantic.ValidationError as exc:
+            raise ConfigError(describe_errors(exc)) from exc
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``path`` (a TOML file; default ``$TASKCORE_CONFIG`` if set), the
+        environment and ``overrides``. A missing or unreadable file is a :class:`ConfigError`."""
+        chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
+        if chosen is None:
+            return cls(**overrides)
+        file = Path(chosen)
+        if not file.is_file():
+            raise ConfigError(f"config file {str(file)!r} does not exist or is not a file")
+        token = _toml_file.set(file)
+        try:
+            return cls(**overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (config file {str(file)!r})") from exc.__cause__
+        except ValueError as exc:  # tomllib.TOMLDecodeError
+            raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from exc
+        finally:
+            _toml_file.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        toml = _toml_file.get()
+        if toml is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        return tuple(sources)
+
+    @field_validator("queues", mode="before")
+    @classmethod
+    def _split_queues(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return pydantic.TypeAdapter(list[str]).validate_json(text)
+            return [q.strip() for q in text.split(",") if q.strip()]
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _has_scheme(cls, value: str) -> str:
+        if not urlsplit(value).scheme:
+            raise ValueError("needs a scheme, e.g. memory://, redis://host:6379/0, postgresql://")
+        return value
+
+    @model_validator(mode="after")
+    def _pool_bounds(self) -> Self:
+        if self.max_workers and self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers ({self.min_workers}) must not exceed max_workers ({self.max_workers})"
+            )
+        return self
+
+    @property
+    def safe_url(self) -> str:
+        """The storage URL with its password masked: the form to log or print."""
+        return mask_url(self.url)
+
+    def __repr_args__(self) -> Any:
+        for key, value in super().__repr_args__():
+            yield key, (self.safe_url if key == "url" else value)
+
+
+def describe_errors(exc: pydantic.ValidationError) -> str:
+    """One line naming every invalid field and why (input values that may be secrets are not
+    quoted)."""
+    problems = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        message = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{field}: {message}")
+    return "invalid taskcore configuration: " + "; ".join(problems)

@@ -1,0 +1,245 @@
+"""The task registry: named tasks, global middleware, and the resque job definitions they make.
+
+Workers take :attr:`TaskRegistry.jobs`, a live mapping of task name -> JobDefinition rebuilt
+whenever a task or middleware is added (Actionhero's ``loadTasks(true)``), so middleware added
+after start applies to the next job.
+
+A task's job definition runs, in order (Actionhero's ``jobWrapper``, spec 7.3):
+
+1. the task's own context plugin (gives ``run`` its worker; re-schedules periodic tasks);
+2. ``task.plugins``;
+3. for a periodic task, JobLock (``re_enqueue=False``), QueueLock and DelayQueueLock if absent;
+4. one plugin per global middleware, by priority ascending;
+5. one plugin per task middleware, in the task's order.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
+
+from taskcore.errors import ConfigError, UnknownJob
+from taskcore.jobs import JobDefinition
+from taskcore.plugins.base import HookContext, Plugin, PluginRef, resolve_plugin
+from taskcore.tasks.inputs import InputsModel, decode_inputs
+from taskcore.tasks.middleware import Middleware, MiddlewarePlugin
+from taskcore.tasks.periodic import enqueue_recurrent_task
+from taskcore.tasks.task import FunctionTask, Task
+
+if TYPE_CHECKING:
+    from taskcore.worker import Worker
+
+__all__ = ["TaskRegistry", "current_hook_context"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+current_hook_context: contextvars.ContextVar[HookContext | None] = contextvars.ContextVar(
+    "taskcore_task_hook_context", default=None
+)
+"""The perform hooks' context of the task job running in this asyncio task (None outside one)."""
+
+_PERIODIC_PLUGINS = ("JobLock", "QueueLock", "DelayQueueLock")
+
+
+class TaskPlugin(Plugin):
+    """Runs first for every task job: hands the worker to ``run``, re-schedules periodic runs."""
+
+    task: ClassVar[Task]
+
+    @classmethod
+    def for_task(cls, task: Task) -> type[TaskPlugin]:
+        """A new subclass bound to ``task``, named ``task:<name>``."""
+        attrs: dict[str, Any] = {"task": task, "name": f"task:{task.name}"}
+        return type(f"TaskPlugin_{task.name}", (cls,), attrs)
+
+    async def before_perform(self) -> bool:
+        current_hook_context.set(self.context)
+        return True
+
+    async def after_perform(self) -> bool:
+        current_hook_context.set(None)
+        task = self.task
+        if task.is_periodic and (
+            self.context.error is None or task.re_enqueue_periodic_task_if_exception
+        ):
+            await enqueue_recurrent_task(self.context.queue_api, task)
+        return True
+
+
+class _JobsView(Mapping[str, JobDefinition]):
+    """The registry's tasks as resque job definitions, rebuilt after every registry change."""
+
+    def __init__(self, registry: TaskRegistry) -> None:
+        self._registry = registry
+
+    def __getitem__(self, name: str) -> JobDefinition:
+        return self._registry._definitions()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry._definitions())
+
+    def __len__(self) -> int:
+        return len(self._registry._definitions())
+
+
+class TaskRegistry:
+    """Named tasks and global middleware; the source of a worker's job definitions.
+
+    ::
+
+        tasks = TaskRegistry()
+
+        @tasks.task(queue="mail", plugins=["Retry"], plugin_options={"Retry": {"retry_limit": 3}})
+        async def send_email(to: str, subject: str = "hi") -> None: ...
+
+        tasks.add(SendReport())                       # the class form
+        tasks.add_middleware(Middleware("audit", is_global=True, pre_enqueue=...))
+    """
+
+    def __init__(
+        self, tasks: Sequence[Task] = (), *, middleware: Sequence[Middleware] = ()
+    ) -> None:
+        self._tasks: dict[str, Task] = {}
+        self._middleware: dict[str, Middleware] = {}
+        self._global: list[Middleware] = []
+        self._cache: dict[str, JobDefinition] | None = None
+        for mw in middleware:
+            self.add_middleware(mw)
+        for task in tasks:
+            self.add(task)
+
+    # ---------------------------------------------------------------- registration
+
+    def add(self, task: Task) -> Task:
+        """Register ``task`` under ``task.name`` (replacing a task of that name); returns it."""
+        if not isinstance(task, Task):
+            raise ConfigError(f"expected a Task instance, got {task!r}")
+        for ref in task.middleware:
+            self._resolve_middleware(ref, task.name)
+        self._tasks[task.name] = task
+        self._cache = None
+        return task
+
+    def task(
+        self,
+        name: str | None = None,
+        *,
+        queue: str = "default",
+        frequency: float = 0.0,
+        inputs: InputsModel | None = None,
+        description: str | None = None,
+        middleware: Sequence[Middleware | str] = (),
+        plugins: Sequence[PluginRef] = (),
+        plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
+        re_enqueue_periodic_task_if_exception: bool = True,
+    ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
+        """Decorator registering a function as a task (name defaults to the function's).
+
+        ``frequency`` is in SECONDS; see :class:`~taskcore.tasks.task.Task` for the fields.
+        """
+
+        def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
+            built = FunctionTask(
+                fn,
+                name=name,
+                inputs=inputs,
+                queue=queue,
+                frequency=frequency,
+                description=description,
+                middleware=tuple(middleware),
+                plugins=tuple(plugins),
+                plugin_options=dict(plugin_options or {}),
+                re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
+            )
+            self.add(built)
+            return built
+
+        return decorate
+
+    def add_middleware(self, middleware: Middleware) -> Middleware:
+        """Register ``middleware``: global middleware then applies to every task; other
+        middleware becomes available to tasks by name. Names are unique."""
+        if not isinstance(middleware, Middleware):
+            raise ConfigError(f"expected a Middleware, got {middleware!r}")
+        if middleware.name in self._middleware:
+            raise ConfigError(f"a middleware named {middleware.name!r} is already registered")
+        self._middleware[middleware.name] = middleware
+        if middleware.is_global:
+            self._global.append(middleware)
+            self._global.sort(key=lambda m: m.priority)  # stable: ties keep registration order
+        self._cache = None
+        return middleware
+
+    def _resolve_middleware(self, ref: Middleware | str, task_name: str) -> Middleware:
+        if isinstance(ref, Middleware):
+            return ref
+        found = self._middleware.get(ref)
+        if found is None:
+            raise ConfigError(
+                f"task {task_name!r} names middleware {ref!r}, which is not registered; "
+                "add it with TaskRegistry.add_middleware first or pass the Middleware object"
+            )
+        return found
+
+    # ---------------------------------------------------------------- lookup
+
+    def get(self, name: str) -> Task:
+        """The task called ``name``; :class:`UnknownJob` when there is none."""
+        try:
+            return self._tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self._tasks)) or "none"
+            raise UnknownJob(f"no task named {name!r} is registered (known: {known})") from None
+
+    def tasks(self) -> list[Task]:
+        """Every registered task, in registration order."""
+        return list(self._tasks.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def global_middleware(self) -> list[Middleware]:
+        """Global middleware in the order it runs (priority ascending)."""
+        return list(self._global)
+
+    # ---------------------------------------------------------------- job definitions
+
+    @property
+    def jobs(self) -> Mapping[str, JobDefinition]:
+        """A live mapping of task name -> JobDefinition: give it to Worker/MultiWorker/Queue."""
+        return _JobsView(self)
+
+    def _definitions(self) -> dict[str, JobDefinition]:
+        if self._cache is None:
+            self._cache = {name: self._definition(task) for name, task in self._tasks.items()}
+        return self._cache
+
+    def _definition(self, task: Task) -> JobDefinition:
+        plugins: list[PluginRef] = [TaskPlugin.for_task(task), *task.plugins]
+        options: dict[str, Mapping[str, Any]] = dict(task.plugin_options)
+        if task.is_periodic:
+            present = {resolve_plugin(ref).plugin_name() for ref in plugins}
+            plugins.extend(p for p in _PERIODIC_PLUGINS if p not in present)
+            options["JobLock"] = {**options.get("JobLock", {}), "re_enqueue": False}
+        for mw in self._global:
+            plugins.append(MiddlewarePlugin.for_middleware(mw))
+        for ref in task.middleware:
+            plugins.append(
+                MiddlewarePlugin.for_middleware(self._resolve_middleware(ref, task.name))
+            )
+
+        async def perform(*args: Any) -> Any:
+            context = current_hook_context.get()
+            worker: Worker | None = None
+            if context is not None and context.func == task.name:
+                worker = context.worker
+            return await task.perform(decode_inputs(args, task.name), worker)
+
+        perform.__qualname__ = perform.__name__ = f"task_{task.name}"
+        return JobDefinition(perform, tuple(plugins), options)

@@ -1,0 +1,193 @@
+"""Named tasks: the :class:`Task` class form and the :class:`FunctionTask` a decorator builds.
+
+A task is a resque job whose ``class`` is the task's name and whose ``args`` are ONE inputs
+object, ``{"class":"send_email","queue":"default","args":[{"to":"a@b.c"}]}``: the shape
+Actionhero writes, so Actionhero and taskcore enqueue and work each other's tasks.
+
+Inputs are validated by pydantic when enqueued (nothing is written when they are invalid) and
+again on the worker (a payload may come from another producer); invalid inputs raise
+:class:`~taskcore.errors.ValidationError` naming the field.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
+
+import pydantic
+
+from taskcore.errors import ConfigError
+from taskcore.tasks.inputs import (
+    WORKER_PARAMETER,
+    InputsModel,
+    encode_inputs,
+    model_from_signature,
+    validate_inputs,
+)
+
+if TYPE_CHECKING:
+    from taskcore.plugins.base import PluginRef
+    from taskcore.tasks.middleware import Middleware
+    from taskcore.worker import Worker
+
+__all__ = ["FunctionTask", "Task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Task(abc.ABC):
+    """A named unit of work with validated inputs. Subclass it and implement :meth:`run`::
+
+        class SendEmail(Task):
+            name = "send_email"
+            queue = "mail"
+            inputs = EmailInputs          # a pydantic model; None accepts any JSON object
+            frequency = 0                 # seconds; > 0 makes it periodic
+
+            async def run(self, inputs: EmailInputs, worker: Worker | None) -> None: ...
+
+    Class attributes give the defaults; keyword arguments to the constructor override them.
+    ``run`` may be sync (it then runs in a thread). ``frequency`` is in SECONDS (Actionhero's
+    is in milliseconds). ``middleware`` names :class:`Middleware` objects or the names of
+    middleware added to the registry. ``re_enqueue_periodic_task_if_exception`` keeps a periodic
+    task alive after a failed run (Actionhero's default since PR #1312).
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    queue: ClassVar[str] = "default"
+    frequency: ClassVar[float] = 0.0
+    inputs: ClassVar[InputsModel | None] = None
+    middleware: ClassVar[Sequence[Middleware | str]] = ()
+    plugins: ClassVar[Sequence[PluginRef]] = ()
+    plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    re_enqueue_periodic_task_if_exception: ClassVar[bool] = True
+
+    def __init__(self, **overrides: Any) -> None:
+        allowed = {
+            "name",
+            "description",
+            "queue",
+            "frequency",
+            "inputs",
+            "middleware",
+            "plugins",
+            "plugin_options",
+            "re_enqueue_periodic_task_if_exception",
+        }
+        unknown = sorted(set(overrides) - allowed)
+        if unknown:
+            raise ConfigError(f"unknown task attribute(s): {', '.join(unknown)}")
+        for key, value in overrides.items():
+            # instance attributes shadow the class defaults for this task only
+            object.__setattr__(self, key, value)
+        if not self.description:
+            object.__setattr__(self, "description", self.name)
+        self.validate()
+
+    def validate(self) -> None:
+        """Check the definition (Actionhero's ``Task.validate``), raising :class:`ConfigError`."""
+        label = self.name or type(self).__name__
+        if not self.name or not isinstance(self.name, str):
+            raise ConfigError(f"task {type(self).__name__}: name must be a non-empty string")
+        if not self.queue or not isinstance(self.queue, str):
+            raise ConfigError(f"task {label!r}: queue must be a non-empty string")
+        if not isinstance(self.frequency, int | float) or self.frequency < 0:
+            raise ConfigError(
+                f"task {label!r}: frequency must be a number of seconds >= 0, "
+                f"got {self.frequency!r}"
+            )
+        if self.inputs is not None and not (
+            inspect.isclass(self.inputs) and issubclass(self.inputs, pydantic.BaseModel)
+        ):
+            raise ConfigError(f"task {label!r}: inputs must be a pydantic model class or None")
+        if self.is_periodic:
+            # a periodic run is always enqueued with no inputs: every input needs a default
+            try:
+                self.encode({})
+            except Exception as exc:
+                raise ConfigError(
+                    f"task {label!r} is periodic (frequency={self.frequency}s), so every input "
+                    f"needs a default: {exc}"
+                ) from exc
+
+    @property
+    def is_periodic(self) -> bool:
+        """True when ``frequency > 0``: one instance runs every ``frequency`` seconds."""
+        return self.frequency > 0
+
+    def encode(self, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The inputs object a job of this task carries (validated, defaults filled)."""
+        return encode_inputs(self.inputs, inputs, self.name)
+
+    def args(self, inputs: Mapping[str, Any] | None) -> list[Any]:
+        """The resque ``args`` list for ``inputs``: ``[inputs-object]``."""
+        return [self.encode(inputs)]
+
+    @abc.abstractmethod
+    def run(self, inputs: Any, worker: Worker | None) -> Any:
+        """Do the work. ``inputs`` is the validated model (or a dict when ``inputs`` is None);
+        ``worker`` is the Worker running the job, None when run inline by a test helper.
+        May be ``async def`` or a plain function (run in a thread)."""
+
+    async def perform(self, inputs: Mapping[str, Any] | None, worker: Worker | None) -> Any:
+        """Validate ``inputs`` and run the task; sync ``run`` goes to a thread."""
+        validated = validate_inputs(self.inputs, inputs, self.name)
+        if inspect.iscoroutinefunction(self.run):
+            return await self.run(validated, worker)
+        result = await asyncio.to_thread(self.run, validated, worker)
+        if inspect.isawaitable(result):
+            return await result
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} queue={self.queue!r}>"
+
+
+class FunctionTask(Task, Generic[P, R]):
+    """A task built from a function by ``@registry.task(...)``; calling it calls the function.
+
+    Inputs come from the function's signature, or from an explicit pydantic ``inputs`` model
+    (the function then takes the model instance as its first parameter). A parameter named
+    ``worker`` receives the running Worker and is not an input. Sync functions run in a thread.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None = None,
+        inputs: InputsModel | None = None,
+        **options: Any,
+    ) -> None:
+        if not callable(fn):
+            raise ConfigError(f"a task function must be callable, got {fn!r}")
+        self.fn = fn
+        task_name = str(name or getattr(fn, "__name__", ""))
+        self._explicit_model = inputs is not None
+        self._wants_worker = WORKER_PARAMETER in inspect.signature(fn).parameters
+        model = inputs if inputs is not None else model_from_signature(fn, task_name)
+        description = options.pop("description", None) or (inspect.getdoc(fn) or "").strip()
+        super().__init__(name=task_name, inputs=model, description=description, **options)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    async def run(self, inputs: Any, worker: Worker | None) -> Any:
+        extra: dict[str, Any] = {WORKER_PARAMETER: worker} if self._wants_worker else {}
+        if self._explicit_model:
+            call_args: tuple[Any, ...] = (inputs,)
+            kwargs = extra
+        else:
+            call_args = ()
+            kwargs = {**dict(inputs), **extra}
+        if inspect.iscoroutinefunction(self.fn):
+            return await self.fn(*call_args, **kwargs)
+        result = await asyncio.to_thread(self.fn, *call_args, **kwargs)
+        if inspect.isawaitable(result):
+            return await result
+        return result
