@@ -1,0 +1,534 @@
+"""PostgresBackend: the Backend protocol on PostgreSQL tables, through asyncpg.
+
+Each protocol call is one SQL statement (data-modifying CTEs) from :mod:`.queries`, so it is
+atomic, one round trip and one commit; ``clean_worker`` is the one explicit transaction, because
+it calls back into Python between reading and writing. See docs/postgres.md for the mapping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import time
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from taskcore.backend import (
+    Backend,
+    Capabilities,
+    CurrentJob,
+    DelayedJob,
+    FailureFactory,
+    Outcome,
+    Reservation,
+    WakeUp,
+    WorkerId,
+    WorkerPing,
+)
+from taskcore.codec import encode_current_job, js_date, js_round
+from taskcore.errors import BackendError, BackendUnavailable, ConfigError, TaskcoreError
+from taskcore_postgres import schema as schema_mod
+from taskcore_postgres.notify import NotificationHub
+from taskcore_postgres.queries import Queries
+
+__all__ = ["PostgresBackend", "from_url"]
+
+# Options that only asyncpg.create_pool understands; the rest also open the LISTEN connection.
+_POOL_ONLY = frozenset(
+    {"max_queries", "max_inactive_connection_lifetime", "setup", "init", "reset"}
+)
+
+# Reserve retries when a statement saw jobs but all were locked by concurrent reservers or
+# deleted under it (READ COMMITTED + SKIP LOCKED can return nothing while jobs remain).
+_RESERVE_ATTEMPTS = 3
+
+_SWEEP_EVERY = 60.0
+"""Seconds between deletions of expired lock rows (piggy-backed on promote_due)."""
+
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+def _digest(payload: str) -> bytes:
+    return hashlib.sha256(payload.encode()).digest()
+
+
+def _like_prefix(prefix: str) -> str:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped + "%"
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Pool reset that skips asyncpg's per-release ``RESET ALL; UNLISTEN *; ...`` round trip:
+    pooled connections never carry session state here (asyncpg still rolls back an open
+    transaction before calling this)."""
+
+
+class PostgresBackend(Backend):
+    """Storage in PostgreSQL: one schema per namespace, tables shaped per resque structure.
+
+    ``dsn_or_pool`` is a ``postgresql://`` DSN (credentials and ``?sslmode=`` in it) or an
+    existing :class:`asyncpg.Pool` (not closed by :meth:`aclose`; the LISTEN connection is then
+    borrowed from it). ``schema`` overrides the schema derived from ``namespace``
+    (:func:`~taskcore_postgres.schema.schema_for_namespace`). ``min_size``/``max_size`` size
+    the pool this backend creates; other ``options`` go to :func:`asyncpg.create_pool` (for
+    example ``server_settings={"synchronous_commit": "off"}``, ``command_timeout``,
+    ``statement_cache_size=0`` behind PgBouncer in transaction mode).
+    """
+
+    capabilities = Capabilities(
+        resque_wire_format=False,
+        shared_across_processes=True,
+        enqueue_notifications=True,
+        single_call_complete_and_reserve=True,
+    )
+
+    def __init__(
+        self,
+        dsn_or_pool: str | asyncpg.Pool,
+        *,
+        namespace: str = "resque",
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        **options: Any,
+    ) -> None:
+        self.namespace = namespace
+        self.schema = schema if schema is not None else schema_mod.schema_for_namespace(namespace)
+        self._owned_schema = schema is None
+        quoted = schema_mod.quote_ident(self.schema)
+        self._sql = Queries(quoted)
+        self._head_sequence = f"{quoted}.{schema_mod.HEAD_SEQUENCE}"
+        # The channel is the schema name: unique per namespace and within the 63-byte limit.
+        self.channel = self.schema
+        if isinstance(dsn_or_pool, str):
+            self._dsn: str | None = dsn_or_pool
+            self._pool: asyncpg.Pool | None = None
+        else:
+            self._dsn = None
+            self._pool = dsn_or_pool
+        self._owns_pool = self._dsn is not None
+        self._min_size = min_size
+        self._max_size = max_size
+        self._options = options
+        self._opened = False
+        self._hub = NotificationHub(self._listener_connect, self._listener_release, self.channel)
+        self._last_sweep = float("-inf")
+
+    def __repr__(self) -> str:
+        return f"PostgresBackend({self._where()!r}, namespace={self.namespace!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _where(self) -> str:
+        """Host, port and database of the DSN, never its credentials."""
+        if self._dsn is None:
+            return "<asyncpg pool>"
+        parts = urlsplit(self._dsn)
+        host = parts.hostname or "localhost"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{host}{port}{parts.path}"
+
+    def _translate(self, exc: BaseException) -> TaskcoreError | None:
+        """The taskcore error for a native one; None when ``exc`` is not a database error."""
+        if isinstance(exc, _UNAVAILABLE):
+            return BackendUnavailable(
+                f"PostgreSQL at {self._where()} is unreachable ({type(exc).__name__}: {exc}). "
+                "Check that the server is running and the DSN's host, port, credentials and "
+                "sslmode are right; the call wrote nothing and can be retried."
+            )
+        if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
+            return BackendError(
+                f"PostgreSQL error in namespace {self.namespace!r} (schema {self.schema!r}): "
+                f"{type(exc).__name__}: {exc}"
+            )
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self._pool
+        if pool is None or not self._opened:
+            raise BackendError(
+                "the PostgreSQL backend is not open; call `await backend.open()` or use "
+                "`async with backend:` first"
+            )
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async with self._connection() as conn:
+            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            return rows
+
+    async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        async with self._connection() as conn:
+            row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+            return row
+
+    async def _fetchval(self, sql: str, *args: Any) -> Any:
+        async with self._connection() as conn:
+            return await conn.fetchval(sql, *args)
+
+    async def _execute(self, sql: str, *args: Any) -> None:
+        async with self._connection() as conn:
+            await conn.execute(sql, *args)
+
+    async def _listener_connect(self) -> asyncpg.Connection:
+        if self._dsn is not None:
+            options = {k: v for k, v in self._options.items() if k not in _POOL_ONLY}
+            conn: asyncpg.Connection = await asyncpg.connect(self._dsn, **options)
+            return conn
+        assert self._pool is not None
+        borrowed: asyncpg.Connection = await self._pool.acquire()
+        return borrowed
+
+    async def _listener_release(self, conn: asyncpg.Connection) -> None:
+        if self._dsn is not None:
+            await conn.close()
+        elif self._pool is not None:
+            await self._pool.release(conn)
+
+    # ------------------------------------------------------------------ 1. lifecycle
+
+    async def open(self) -> None:
+        """Create the pool (when given a DSN) and create or upgrade this namespace's schema.
+
+        Idempotent. Raises BackendUnavailable when the server cannot be reached."""
+        if self._opened:
+            return
+        try:
+            if self._owns_pool:
+                options = {"reset": _keep_session, **self._options}
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=self._min_size, max_size=self._max_size, **options
+                )
+            assert self._pool is not None
+            async with self._pool.acquire() as conn:
+                await schema_mod.ensure_schema(conn, self.schema)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            await self._close_pool()
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        except RuntimeError as exc:
+            await self._close_pool()
+            raise BackendError(str(exc)) from exc
+        self._opened = True
+
+    async def _close_pool(self) -> None:
+        if self._owns_pool and self._pool is not None:
+            pool, self._pool = self._pool, None
+            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await pool.close()
+
+    async def aclose(self) -> None:
+        """Stop the listener and close the pool this backend created. Idempotent."""
+        await self._hub.aclose()
+        self._opened = False
+        await self._close_pool()
+
+    async def ping(self) -> None:
+        await self._fetchval(self._sql.PING)
+
+    async def drop_storage(self) -> None:
+        """Drop this namespace's tables (and its schema when derived from the namespace).
+
+        Not part of the Backend protocol: for tests and uninstalling. The backend must be open;
+        it is unusable for data afterwards until reopened (which recreates the schema)."""
+        async with self._connection() as conn:
+            await schema_mod.drop_storage(conn, self.schema, drop_schema=self._owned_schema)
+        await self.aclose()
+
+    # ------------------------------------------------------------------ 2. queues
+
+    async def push(self, queue: str, payload: str, *, front: bool = False) -> None:
+        if front:
+            await self._execute(
+                self._sql.PUSH_HEAD, queue, payload, self.channel, self._head_sequence
+            )
+        else:
+            await self._execute(self._sql.PUSH_TAIL, queue, payload, self.channel)
+
+    async def _reserve(
+        self,
+        queues: Sequence[str],
+        worker: WorkerId,
+        now: float,
+        finished: Outcome | None,
+    ) -> Reservation | None:
+        """Run the reserve statement, retrying while it reports jobs it could not take."""
+        base: list[Any] = [worker.member, worker.name, list(worker.queues), js_date(now)]
+        if finished is not None:
+            deltas = finished.stat_deltas(worker.name)
+            base += [list(deltas), finished.failure_record]
+        for _ in range(_RESERVE_ATTEMPTS):
+            sql = self._sql.reserve(len(queues), complete_first=finished is not None)
+            row = await self._fetchrow(sql, *base, *queues)
+            if row is None:  # pragma: no cover - the statement always returns one row
+                return None
+            if row[1] is not None:
+                return Reservation(row[0], row[1])
+            if not row[2]:
+                return None
+            if finished is not None:
+                # The outcome is recorded; further attempts are plain reserves.
+                base, finished = base[:4], None
+        return None
+
+    async def reserve(
+        self, queues: Sequence[str], worker: WorkerId, now: float
+    ) -> Reservation | None:
+        if not queues:
+            return None
+        return await self._reserve(queues, worker, now, None)
+
+    async def complete(self, worker: WorkerId, outcome: Outcome) -> None:
+        deltas = outcome.stat_deltas(worker.name)
+        await self._execute(self._sql.COMPLETE, worker.member, list(deltas), outcome.failure_record)
+
+    async def complete_and_reserve(
+        self, worker: WorkerId, outcome: Outcome, queues: Sequence[str], now: float
+    ) -> Reservation | None:
+        """One statement: counters, failure record, current job cleared and the next job
+        reserved and recorded (the merged cycle of the reference design, part 4.4)."""
+        if not queues:
+            await self.complete(worker, outcome)
+            return None
+        return await self._reserve(queues, worker, now, outcome)
+
+    async def queue_length(self, queue: str) -> int:
+        return int(await self._fetchval(self._sql.QUEUE_LENGTH, queue))
+
+    async def queue_range(self, queue: str, start: int, stop: int) -> list[str]:
+        if start >= 0 and stop >= 0:
+            if stop < start:
+                return []
+            rows = await self._fetch(self._sql.QUEUE_SLICE, queue, start, stop - start + 1)
+        elif start >= 0 and stop == -1:
+            rows = await self._fetch(self._sql.QUEUE_SLICE, queue, start, None)
+        else:
+            rows = await self._fetch(self._sql.QUEUE_RANGE, queue, start, stop)
+        return [r[0] for r in rows]
+
+    async def remove_from_queue(self, queue: str, payload: str, count: int = 0) -> int:
+        if count >= 0:
+            limit = count if count > 0 else None
+            return int(await self._fetchval(self._sql.REMOVE_FROM_HEAD, queue, payload, limit))
+        return int(await self._fetchval(self._sql.REMOVE_FROM_TAIL, queue, payload, -count))
+
+    async def list_queues(self) -> list[str]:
+        return [r[0] for r in await self._fetch(self._sql.LIST_QUEUES)]
+
+    async def delete_queue(self, queue: str) -> int:
+        return int(await self._fetchval(self._sql.DELETE_QUEUE, queue))
+
+    async def wake_up(self, queues: Sequence[str]) -> WakeUp:
+        """A NOTIFY-driven wake-up; the backend's LISTEN connection is opened on first use."""
+        if not self._opened:
+            raise BackendError("the PostgreSQL backend is not open; call `await backend.open()`")
+        try:
+            return await self._hub.subscribe(queues)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            mapped = self._translate(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    # ------------------------------------------------------------------ 3. delayed jobs
+
+    async def schedule(self, timestamp: int, queue: str, payload: str) -> bool:
+        row = await self._fetchrow(
+            self._sql.SCHEDULE, int(timestamp), queue, payload, _digest(payload)
+        )
+        return row is not None
+
+    async def promote_due(self, now: float, limit: int = 1000) -> list[DelayedJob]:
+        rows = await self._fetch(self._sql.PROMOTE_DUE, js_round(now), limit, self.channel)
+        await self._maybe_sweep_locks()
+        return [DelayedJob(int(r[0]), r[1], r[2]) for r in rows]
+
+    async def _maybe_sweep_locks(self) -> None:
+        """Delete expired lock rows now and then: they read as absent already, but unique lock
+        names (per job args) would otherwise pile up. The scheduler calls promote_due
+        periodically, so this needs no timer of its own."""
+        if time.monotonic() - self._last_sweep >= _SWEEP_EVERY:
+            self._last_sweep = time.monotonic()
+            await self._execute(self._sql.SWEEP_LOCKS)
+
+    async def delayed_timestamps(self) -> list[int]:
+        return [int(r[0]) for r in await self._fetch(self._sql.DELAYED_TIMESTAMPS)]
+
+    async def delayed_at(self, timestamp: int) -> list[str]:
+        return [r[0] for r in await self._fetch(self._sql.DELAYED_AT, int(timestamp))]
+
+    async def scheduled_at(self, payload: str) -> list[int]:
+        rows = await self._fetch(self._sql.SCHEDULED_AT, _digest(payload), payload)
+        return [int(r[0]) for r in rows]
+
+    async def remove_delayed(self, payload: str) -> list[int]:
+        rows = await self._fetch(self._sql.REMOVE_DELAYED, _digest(payload), payload)
+        return [int(r[0]) for r in rows]
+
+    # ------------------------------------------------------------------ 4. locks
+
+    async def acquire_lock(self, name: str, value: str, ttl: int) -> bool:
+        return await self._fetchrow(self._sql.ACQUIRE_LOCK, name, value, int(ttl)) is not None
+
+    async def set_lock(self, name: str, value: str, ttl: int | None) -> None:
+        await self._execute(self._sql.SET_LOCK, name, value, None if ttl is None else int(ttl))
+
+    async def renew_lock(self, name: str, value: str, ttl: int) -> bool:
+        return await self._fetchrow(self._sql.RENEW_LOCK, name, value, int(ttl)) is not None
+
+    async def release_lock(self, name: str, value: str | None = None) -> bool:
+        return bool(await self._fetchval(self._sql.RELEASE_LOCK, name, value))
+
+    async def get_lock(self, name: str) -> str | None:
+        value: str | None = await self._fetchval(self._sql.GET_LOCK, name)
+        return value
+
+    async def lock_ttl(self, name: str) -> int | None:
+        value = await self._fetchval(self._sql.LOCK_TTL, name)
+        return None if value is None else int(value)
+
+    async def list_locks(self, prefix: str) -> dict[str, str]:
+        rows = await self._fetch(self._sql.LIST_LOCKS, _like_prefix(prefix))
+        return {r[0]: r[1] for r in rows}
+
+    async def increment_lock(self, name: str, ttl: int) -> int:
+        return int(await self._fetchval(self._sql.INCREMENT_LOCK, name, int(ttl)))
+
+    # ------------------------------------------------------------------ 5. workers
+
+    async def register_worker(self, worker: WorkerId, now: float) -> None:
+        await self._execute(
+            self._sql.REGISTER_WORKER,
+            worker.member,
+            worker.name,
+            list(worker.queues),
+            js_round(now),
+            worker.queues_str,
+        )
+
+    async def ping_worker(self, worker: WorkerId, now: float) -> None:
+        await self._execute(self._sql.PING_WORKER, worker.name, worker.queues_str, js_round(now))
+
+    async def list_workers(self) -> list[WorkerId]:
+        rows = await self._fetch(self._sql.LIST_WORKERS)
+        return [WorkerId(r[0], tuple(r[1])) for r in rows]
+
+    async def worker_started(self, worker: WorkerId) -> int | None:
+        value = await self._fetchval(self._sql.WORKER_STARTED, worker.member)
+        return None if value is None else int(value)
+
+    @staticmethod
+    def _current(worker: WorkerId, queue: str, payload: str, run_at: str) -> CurrentJob:
+        raw = encode_current_job(run_at, queue, worker.name, payload)
+        return CurrentJob(worker, queue, payload, run_at, raw)
+
+    async def current_job(self, worker: WorkerId) -> CurrentJob | None:
+        row = await self._fetchrow(self._sql.CURRENT_JOB, worker.member)
+        if row is None:
+            return None
+        return self._current(worker, row[0], row[1], row[2])
+
+    async def current_jobs(self) -> dict[WorkerId, CurrentJob | None]:
+        result: dict[WorkerId, CurrentJob | None] = {}
+        for name, queues, queue, payload, run_at in await self._fetch(self._sql.CURRENT_JOBS):
+            worker = WorkerId(name, tuple(queues))
+            result[worker] = (
+                None if payload is None else self._current(worker, queue, payload, run_at)
+            )
+        return result
+
+    async def worker_pings(self) -> list[WorkerPing]:
+        rows = await self._fetch(self._sql.WORKER_PINGS)
+        return [WorkerPing(r[0], r[1], int(r[2])) for r in rows]
+
+    async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
+        """One transaction: lock the worker's rows, build each orphaned job's failure record
+        with ``failure_for``, then delete every trace and append the failures (with ``failed``
+        bumped) in one statement. If ``failure_for`` raises, nothing is written."""
+        async with self._connection() as conn, conn.transaction():
+            jobs: list[CurrentJob] = []
+            for wname, queues, queue, payload, run_at in await conn.fetch(
+                self._sql.CLEAN_WORKER_LOCK, name
+            ):
+                if payload is not None:
+                    jobs.append(
+                        self._current(WorkerId(wname, tuple(queues)), queue, payload, run_at)
+                    )
+            records = [failure_for(job) for job in jobs]
+            await conn.execute(self._sql.CLEAN_WORKER_APPLY, name, records)
+        return jobs
+
+    # ------------------------------------------------------------------ 6. stats and failures
+
+    async def increment_stats(self, deltas: Mapping[str, int]) -> None:
+        if not deltas:
+            return
+        names = list(deltas)
+        await self._execute(self._sql.INCREMENT_STATS, names, [int(deltas[n]) for n in names])
+
+    async def stats(self) -> dict[str, int]:
+        return {r[0]: int(r[1]) for r in await self._fetch(self._sql.STATS)}
+
+    async def push_failure(self, record: str) -> None:
+        await self._execute(self._sql.PUSH_FAILURE, record)
+
+    async def failure_count(self) -> int:
+        return int(await self._fetchval(self._sql.FAILURE_COUNT))
+
+    async def failures(self, start: int, stop: int) -> list[str]:
+        if start >= 0 and stop >= 0:
+            if stop < start:
+                return []
+            rows = await self._fetch(self._sql.FAILURES_SLICE, start, stop - start + 1)
+        elif start >= 0 and stop == -1:
+            rows = await self._fetch(self._sql.FAILURES_SLICE, start, None)
+        else:
+            rows = await self._fetch(self._sql.FAILURES_RANGE, start, stop)
+        return [r[0] for r in rows]
+
+    async def remove_failure(self, record: str) -> int:
+        return int(await self._fetchval(self._sql.REMOVE_FAILURE, record))
+
+    async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
+        rows = await self._fetch(self._sql.RETRY_FAILURE, record, queue, payload, self.channel)
+        return bool(rows)
+
+    # ------------------------------------------------------------------ 7. maintenance
+
+    async def flush(self) -> None:
+        """Delete every row of this namespace's tables (one transaction); other namespaces'
+        schemas are untouched and the schema itself stays."""
+        await self._execute(self._sql.FLUSH)
+
+
+def from_url(url: str, *, namespace: str = "resque", **options: Any) -> PostgresBackend:
+    """A backend for a ``postgresql://`` or ``postgres://`` URL (credentials and ``sslmode``
+    in the URL, handled by asyncpg). ``options`` as for :class:`PostgresBackend`."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"not a PostgreSQL URL (scheme {scheme!r}); use postgresql://user@host:5432/db"
+        )
+    return PostgresBackend(url, namespace=namespace, **options)

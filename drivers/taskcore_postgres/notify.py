@@ -1,0 +1,159 @@
+"""Enqueue wake-ups over LISTEN/NOTIFY: one listening connection per backend, fanned out.
+
+Pushes and promotions send ``pg_notify(<channel>, <queue>)`` inside their own statement, so a
+notification is delivered exactly when the job becomes visible (at commit). One dedicated
+connection per backend LISTENs on the namespace's channel and sets the event of every
+:class:`PostgresWakeUp` watching that queue.
+
+Notifications sent while the listening connection is down are lost, so whenever it drops or
+comes back every waiter is woken: a spurious wake-up only costs the worker one empty reserve,
+a missed one would cost it a whole poll timeout. Polling stays the correctness path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+
+from taskcore.backend import WakeUp
+
+__all__ = ["NotificationHub", "PostgresWakeUp"]
+
+log = logging.getLogger(__name__)
+
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+Release = Callable[[asyncpg.Connection], Awaitable[None]]
+
+_RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+"""Seconds between attempts to re-open a dropped listener; the last repeats."""
+
+
+class PostgresWakeUp(WakeUp):
+    """Waits for NOTIFYs about a set of queues (all queues when the set is empty)."""
+
+    def __init__(self, hub: NotificationHub, queues: Sequence[str]) -> None:
+        self._hub = hub
+        self._queues = frozenset(queues)
+        self._event = asyncio.Event()
+        self._closed = False
+
+    def arm(self) -> None:
+        if not self._closed:
+            self._event.clear()
+
+    def notify(self, queue: str | None) -> None:
+        """Called by the hub: ``queue`` was pushed to (None: anything may have been)."""
+        if queue is None or not self._queues or queue in self._queues:
+            self._event.set()
+
+    async def wait(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._event.set()
+            await self._hub.unsubscribe(self)
+
+
+class NotificationHub:
+    """Owns the LISTEN connection of one backend: opened lazily on the first subscriber,
+    re-opened in the background when it drops, closed with the backend."""
+
+    def __init__(self, connect: Connect, release: Release, channel: str) -> None:
+        self._connect = connect
+        self._release = release
+        self._channel = channel
+        self._conn: asyncpg.Connection | None = None
+        self._subscribers: set[PostgresWakeUp] = set()
+        self._lock = asyncio.Lock()
+        self._reconnect: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def listening(self) -> bool:
+        """True while the LISTEN connection is up."""
+        return self._conn is not None and not self._conn.is_closed()
+
+    async def subscribe(self, queues: Sequence[str]) -> PostgresWakeUp:
+        """A wake-up for ``queues``; LISTEN is active before this returns, so a push that
+        commits afterwards is seen. Raises what ``connect`` raises when the server is down."""
+        self._closed = False
+        await self._ensure_listening()
+        wake = PostgresWakeUp(self, queues)
+        self._subscribers.add(wake)
+        return wake
+
+    async def unsubscribe(self, wake: PostgresWakeUp) -> None:
+        self._subscribers.discard(wake)
+
+    async def _ensure_listening(self) -> None:
+        async with self._lock:
+            if self.listening:
+                return
+            conn = await self._connect()
+            try:
+                await conn.add_listener(self._channel, self._on_notification)
+            except BaseException:
+                await self._release(conn)
+                raise
+            conn.add_termination_listener(self._on_terminated)
+            self._conn = conn
+
+    def _on_notification(
+        self, conn: asyncpg.Connection, pid: int, channel: str, payload: str
+    ) -> None:
+        for wake in list(self._subscribers):
+            wake.notify(payload)
+
+    def _wake_all(self) -> None:
+        for wake in list(self._subscribers):
+            wake.notify(None)
+
+    def _on_terminated(self, conn: asyncpg.Connection) -> None:
+        if conn is not self._conn:
+            return
+        self._conn = None
+        if self._closed:
+            return
+        log.warning("taskcore postgres: the LISTEN connection dropped; reconnecting")
+        self._wake_all()
+        if self._reconnect is None or self._reconnect.done():
+            self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        attempt = 0
+        while not self._closed and self._subscribers and not self.listening:
+            delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]
+            await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                await self._ensure_listening()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.debug("taskcore postgres: listener reconnect failed: %s", type(exc).__name__)
+                continue
+            self._wake_all()
+
+    async def aclose(self) -> None:
+        """Stop listening and wake every waiter. Idempotent; the hub can subscribe again."""
+        self._closed = True
+        task, self._reconnect = self._reconnect, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._wake_all()
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and not conn.is_closed():
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await conn.remove_listener(self._channel, self._on_notification)
+                await self._release(conn)
