@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Protocol
 
 import pytest
+import pytest_asyncio
 
 from conformance_tests.drivers import DriverSpec, connect_driver
 from taskcore.backend import Backend, Capabilities
@@ -77,7 +78,7 @@ def requires_capability_gate(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"driver does not declare Capabilities.{name}")
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def backend_factory(driver: DriverSpec, namespace: str) -> AsyncIterator[BackendFactory]:
     """Open backends sharing one storage; close them all and flush their namespaces after."""
     url = driver.url()
@@ -106,7 +107,7 @@ async def backend_factory(driver: DriverSpec, namespace: str) -> AsyncIterator[B
             await backend.aclose()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture
 async def backend(backend_factory: BackendFactory) -> Backend:
     """An opened backend in the test's namespace."""
     return await backend_factory()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
+
 from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, job, worker
 from taskcore.backend import Backend, Outcome
@@ -16,6 +18,8 @@ T = int(NOW)
 
 class ConcurrencyContract:
     """reserve, promote_due, schedule, acquire_lock and increment_lock under contention."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_concurrent_reservers_take_each_job_exactly_once(
         self, backend: Backend, backend_factory: BackendFactory

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance_tests.helpers import NOW, job
 from taskcore.backend import Backend, DelayedJob
 
@@ -12,6 +14,8 @@ T = int(NOW)
 
 class DelayedContract:
     """schedule, promote_due, delayed_timestamps, delayed_at, scheduled_at, remove_delayed."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_schedule_refuses_the_same_payload_twice_in_one_second(
         self, backend: Backend

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, failure_for, job, worker
 from taskcore.backend import Backend
@@ -52,6 +54,8 @@ async def assert_populated(backend: Backend) -> None:
 
 class IsolationContract:
     """Every method is confined to its backend's namespace; flush included."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_a_namespace_sees_nothing_of_another(
         self, backend: Backend, backend_factory: BackendFactory

@@ -19,6 +19,8 @@ __all__ = ["LifecycleContract"]
 class LifecycleContract:
     """Backend.open / aclose / ping / ``async with``."""
 
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
+
     async def test_ping_on_an_open_backend_returns_none(self, backend: Backend) -> None:
         assert await backend.ping() is None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from taskcore.backend import Backend
 
 __all__ = ["LockContract"]
@@ -12,6 +14,8 @@ __all__ = ["LockContract"]
 class LockContract:
     """acquire_lock, set_lock, renew_lock, release_lock, get_lock, lock_ttl, list_locks,
     increment_lock."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_acquire_only_sets_an_absent_lock(self, backend: Backend) -> None:
         assert await backend.acquire_lock("lock:a", "owner-1", 60) is True

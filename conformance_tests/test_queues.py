@@ -24,6 +24,8 @@ ODD_PAYLOADS = [
 class QueueContract:
     """push, reserve, complete, complete_and_reserve, length, range, remove, list, delete."""
 
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
+
     async def test_push_appends_and_reads_back_fifo(self, backend: Backend) -> None:
         for n in range(3):
             await backend.push("math", job(n))
@@ -244,6 +246,8 @@ class TestQueues(QueueContract):
 
 class WakeUpContract:
     """Backend.wake_up: a push to a watched queue wakes an armed waiter promptly."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     @pytest.mark.requires_capability("enqueue_notifications")
     async def test_push_from_another_connection_wakes_the_waiter(

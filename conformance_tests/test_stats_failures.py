@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance_tests.helpers import job
 from taskcore.backend import Backend
 from taskcore.codec import encode_failure
@@ -25,6 +27,8 @@ def record(n: int, error: str = "kaboom") -> str:
 class StatsFailuresContract:
     """increment_stats, stats, push_failure, failure_count, failures, remove_failure,
     retry_failure."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_stats_start_empty(self, backend: Backend) -> None:
         assert await backend.stats() == {}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conformance_tests.helpers import NOW, failure_for, job, worker
 from taskcore.backend import Backend, CurrentJob, Outcome, WorkerId, WorkerPing
 from taskcore.errors import MalformedPayload
@@ -14,6 +16,8 @@ T = int(NOW)
 class WorkerContract:
     """register_worker, ping_worker, list_workers, worker_started, worker_pings,
     stale_workers, current_job, current_jobs, clean_worker."""
+
+    pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
     async def test_register_lists_the_worker_with_started_time_and_ping(
         self, backend: Backend
