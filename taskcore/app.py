@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from taskcore.config import Settings
 from taskcore.registry import connect
@@ -30,6 +31,7 @@ from taskcore.tasks.registry import TaskRegistry
 if TYPE_CHECKING:
     from taskcore.backend import Backend
     from taskcore.clock import Clock
+    from taskcore.events import EventEmitter
     from taskcore.multiworker import MultiWorker
     from taskcore.queue import Queue
     from taskcore.scheduler import Scheduler
@@ -67,6 +69,7 @@ class App:
         self.multi_worker: MultiWorker | None = None
         self._opened = False
         self._started = False
+        self._listeners: list[tuple[str, str, Callable[..., Any]]] = []
 
     def __repr__(self) -> str:
         return f"<App url={self.settings.safe_url!r} tasks={len(self.tasks)}>"
@@ -91,6 +94,25 @@ class App:
     def task(self) -> TaskAPI:
         """The task API over :attr:`queue`: ``await app.task.enqueue(name, inputs)``."""
         return TaskAPI(self.queue, self.tasks)
+
+    def on(self, event: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+        """Listen to ``"worker.<event>"`` (from the worker pool; the child worker's name comes
+        first, e.g. ``worker.success(name, queue, job, result, duration)``) or
+        ``"scheduler.<event>"``; attached when :meth:`start` builds the component. Returns
+        ``handler``."""
+        component, sep, name = event.partition(".")
+        if not sep or component not in ("worker", "scheduler") or not name:
+            raise ValueError(f"event {event!r}: use 'worker.<event>' or 'scheduler.<event>'")
+        self._listeners.append((component, name, handler))
+        for target in (self.multi_worker if component == "worker" else self.scheduler,):
+            if target is not None:
+                target.on(name, handler)
+        return handler
+
+    def _attach(self, component: str, target: EventEmitter) -> None:
+        for owner, name, handler in self._listeners:
+            if owner == component:
+                target.on(name, handler)
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -128,6 +150,7 @@ class App:
                     clock=self.clock,
                     queue=self.queue,
                 )
+                self._attach("scheduler", self.scheduler)
                 await self.scheduler.start()
                 booted = await self.task.enqueue_all_recurrent_tasks()
                 if booted:
@@ -148,6 +171,7 @@ class App:
                     queue=self.queue,
                     shutdown_timeout=s.shutdown_timeout,
                 )
+                self._attach("worker", self.multi_worker)
                 await self.multi_worker.start()
         except BaseException:
             await self.stop()

@@ -1,0 +1,398 @@
+"""The ``taskcore`` command line.
+
+::
+
+    taskcore demo                          # everything in one process, on the in-memory driver
+    taskcore run myapp.tasks:tasks         # workers + scheduler (APP: an App or a TaskRegistry)
+    taskcore worker myapp.tasks:tasks      # workers only
+    taskcore scheduler myapp.tasks:tasks   # scheduler only
+    taskcore info [--json]
+    taskcore failed list|retry|remove [INDEX ...] [--all]
+    taskcore enqueue NAME --args JSON [--queue Q] [--in SECONDS] [--app APP]
+
+Storage comes from ``--url``/``--namespace``, ``--config FILE`` or ``TASKCORE_*`` variables
+(see :mod:`taskcore.config`). APP is ``module:attribute`` named by the operator on the command
+line; it is imported as configuration (payloads never name code). SIGINT/SIGTERM stop the
+long-running commands cleanly: running jobs finish, workers unregister. Exit status: 0 ok,
+1 error (message on stderr), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from taskcore import codec
+from taskcore.app import App
+from taskcore.config import Settings
+from taskcore.errors import ConfigError, TaskcoreError
+from taskcore.tasks.api import TaskAPI
+from taskcore.tasks.registry import TaskRegistry
+
+__all__ = ["load_app", "main"]
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _print(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+# -------------------------------------------------------------------- settings and APP
+
+
+def _settings(args: argparse.Namespace, **changes: Any) -> Settings:
+    overrides = {k: getattr(args, k) for k in ("url", "namespace") if getattr(args, k, None)}
+    if getattr(args, "queues", None):
+        overrides["queues"] = args.queues
+    return Settings.load(args.config, **overrides, **changes)
+
+
+def load_app(spec: str, settings: Settings | None = None) -> App:
+    """The App named by ``spec`` (``"module:attribute"``): an App, a TaskRegistry, or a
+    zero-argument callable returning one. ``settings``, when given, replace the App's own."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ConfigError(f"APP {spec!r} must be 'module:attribute', e.g. myapp.tasks:tasks")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like python -m: modules of the current directory
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"APP {spec!r} cannot be loaded: {exc}") from exc
+    if callable(obj) and not isinstance(obj, App | TaskRegistry):
+        obj = obj()
+    if isinstance(obj, TaskRegistry):
+        return App(settings, obj)
+    if isinstance(obj, App):
+        return App(settings or obj.settings, obj.tasks, clock=obj.clock, name=obj.name)
+    raise ConfigError(f"APP {spec!r} is a {type(obj).__name__}, not an App or a TaskRegistry")
+
+
+def _app_settings(args: argparse.Namespace, **changes: Any) -> App:
+    app = load_app(args.app)
+    if args.config or args.url or args.namespace or getattr(args, "queues", None) or changes:
+        merged = {**app.settings.model_dump(), **changes}
+        for key in ("url", "namespace", "queues"):
+            if getattr(args, key, None):
+                merged[key] = args.queues if key == "queues" else getattr(args, key)
+        settings = Settings.load(args.config, **merged) if args.config else Settings(**merged)
+        app = App(settings, app.tasks, clock=app.clock, name=app.name)
+    return app
+
+
+# -------------------------------------------------------------------- long-running commands
+
+
+async def _serve(app: App) -> int:
+    s = app.settings
+    parts = [f"{s.max_workers} workers max" if s.max_workers else "no workers"]
+    parts.append("scheduler" if s.scheduler else "no scheduler")
+    _print(
+        f"taskcore: {', '.join(parts)} on {s.safe_url} (namespace {s.namespace!r}), "
+        f"{len(app.tasks)} tasks; Ctrl-C to stop"
+    )
+    await app.run_until_stopped()
+    _print("taskcore: stopped")
+    return 0
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    return await _serve(_app_settings(args))
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    return await _serve(_app_settings(args, scheduler=False))
+
+
+async def cmd_scheduler(args: argparse.Namespace) -> int:
+    return await _serve(_app_settings(args, min_workers=0, max_workers=0, scheduler=True))
+
+
+DEMO_TASKS = Path(__file__).resolve().parent.parent / "examples" / "demo_tasks.py"
+
+
+def _load_demo_tasks() -> ModuleType:
+    # the demo's tasks live in examples/ (a source checkout or an editable install)
+    spec = importlib.util.spec_from_file_location("taskcore_demo_tasks", DEMO_TASKS)
+    if spec is None or spec.loader is None or not DEMO_TASKS.is_file():
+        raise ConfigError(
+            f"taskcore demo needs examples/demo_tasks.py next to the taskcore package "
+            f"({DEMO_TASKS} is missing); run it from a source checkout: pip install -e ."
+        )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    demo = _load_demo_tasks()
+    settings = Settings(
+        url="memory://taskcore-demo",
+        namespace=f"demo-{os.getpid()}-{time.monotonic_ns()}",
+        timeout=0.25,
+        check_interval=0.2,
+        min_workers=2,
+        max_workers=4,
+        scheduler=True,
+    )
+    started = time.monotonic()
+
+    def say(text: str) -> None:
+        _print(f"[{time.monotonic() - started:5.2f}s] {text}")
+
+    _print(
+        f"taskcore demo: 2-4 workers and a scheduler in this process, {settings.safe_url}, "
+        f"for {args.seconds:g} s"
+    )
+    app = App(settings, demo.tasks, name="demo")
+    _narrate(app, say)
+    await app.start()
+    try:
+        await demo.scenario(app.task, say)
+        await asyncio.sleep(args.seconds)
+        _print("\nsummary")
+        stats = await app.queue.stats()
+        for key in ("processed", "failed"):
+            _print(f"  {key:<10} {stats.get(key, 0)}")
+        _print(
+            "  enqueues seen by the 'audit' middleware: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(demo.enqueues.items()))
+        )
+        _print(f"  failed list ({await app.queue.failed_count()}):")
+        for f in await app.queue.failed():
+            _print(f"    {f.payload.get('class')} on {f.queue!r}: {f.exception}: {f.error}")
+        left = {q: n["length"] for q, n in (await app.queue.details())["queues"].items()}
+        _print(f"  still queued: {left}; delayed at: {await app.queue.timestamps()} (ms)")
+    finally:
+        await app.stop()
+    _print("demo finished: workers stopped cleanly")
+    return 0
+
+
+def _narrate(app: App, say: Callable[[str], None]) -> None:
+    """Print what the app's workers and scheduler do, as it happens."""
+
+    def call(job: Any) -> str:
+        if isinstance(job, codec.Job):
+            return (
+                f"{job.class_name}({codec.dumps(job.args[0] if len(job.args) == 1 else job.args)})"
+            )
+        return str(job)
+
+    def on_success(worker: str, queue: str, job: Any, result: Any, duration: float) -> None:
+        say(f"{worker} ran {call(job)} from {queue!r} in {duration * 1000:.1f} ms -> {result!r}")
+
+    def on_failure(worker: str, queue: str, job: Any, error: BaseException, _d: float) -> None:
+        say(f"{worker} FAILED {call(job)}: {type(error).__name__}: {error} -> failed list")
+
+    def on_retry(worker: str, queue: str, job: Any, info: dict[str, Any]) -> None:
+        say(
+            f"{worker} {call(job)} raised {info['error']!s}; Retry re-schedules it in "
+            f"{info['delay'] / 1000:g} s ({info['remaining_attempts']} attempt(s) left)"
+        )
+
+    def on_transfer(timestamp: int, job: Any) -> None:
+        say(f"scheduler promoted {call(job)} to its queue: it was due")
+
+    app.on("worker.success", on_success)
+    app.on("worker.failure", on_failure)
+    app.on("worker.re_enqueue", on_retry)
+    app.on("scheduler.leader", lambda: say("scheduler 'demo' became the leader"))
+    app.on("scheduler.transferred_job", on_transfer)
+
+
+# -------------------------------------------------------------------- inspection
+
+
+async def cmd_info(args: argparse.Namespace) -> int:
+    settings = _settings(args, scheduler=False, max_workers=0, min_workers=0)
+    app = App(settings)
+    await app.open()
+    try:
+        details = await app.queue.details()
+        details["failed"] = await app.queue.failed_count()
+        details["workers_registered"] = await app.queue.workers()
+    finally:
+        await app.stop()
+    if args.json:
+        _print(json.dumps(details, indent=2, sort_keys=True, default=str))
+        return 0
+    _print(f"storage:  {settings.safe_url}  namespace {settings.namespace!r}")
+    _print(f"leader:   {details.get('leader') or '-'}")
+    _print("queues:" if details["queues"] else "queues:   (none)")
+    for name, info in sorted(details["queues"].items()):
+        _print(f"  {name:<30} {info['length']:>8} waiting")
+    registered = details["workers_registered"]
+    _print("workers:" if registered else "workers:  (none)")
+    for name, queues in sorted(registered.items()):
+        status = details["workers"].get(name, "idle")
+        doing = status if isinstance(status, str) else f"working on {status.get('queue', '?')}"
+        _print(f"  {name:<30} {queues:<20} {doing}")
+    _print("stats:" if details["stats"] else "stats:    (none)")
+    for key, value in sorted(details["stats"].items()):
+        if ":" not in key:
+            _print(f"  {key:<30} {value:>8}")
+    _print(f"failed:   {details['failed']}")
+    return 0
+
+
+async def cmd_failed(args: argparse.Namespace) -> int:
+    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    await app.open()
+    try:
+        failures = await app.queue.failed()
+        if args.action == "list":
+            _print_failures(failures, args.json)
+            return 0
+        if not args.all and not args.index:
+            raise ConfigError(f"failed {args.action}: give failure INDEX(es) or --all")
+        chosen = list(range(len(failures))) if args.all else args.index
+        bad = [i for i in chosen if not 0 <= i < len(failures)]
+        if bad:
+            raise ConfigError(f"no failure at index {bad[0]} (there are {len(failures)})")
+        done = 0
+        for i in chosen:
+            if args.action == "retry":
+                done += int(await app.queue.retry_and_remove_failed(failures[i]))
+            else:
+                done += await app.queue.remove_failed(failures[i])
+        verb = "retried" if args.action == "retry" else "removed"
+        _print(f"{verb} {done} of {len(chosen)} failed job(s)")
+        return 0
+    finally:
+        await app.stop()
+
+
+def _print_failures(failures: Sequence[codec.Failure], as_json: bool) -> None:
+    if as_json:
+        _print(json.dumps([json.loads(f.raw) for f in failures], indent=2))
+        return
+    if not failures:
+        _print("no failed jobs")
+    for i, f in enumerate(failures):
+        cls = f.payload.get("class", "?")
+        args = codec.dumps(f.payload.get("args", []))
+        _print(f"[{i}] {f.failed_at}  {f.queue}  {cls}({args})")
+        _print(f"     {f.exception or 'Error'}: {f.error or ''}  (worker {f.worker})")
+
+
+async def cmd_enqueue(args: argparse.Namespace) -> int:
+    try:
+        data = json.loads(args.args)
+    except ValueError as exc:
+        raise ConfigError(f"--args is not valid JSON: {exc}") from exc
+    if args.app:
+        app = _app_settings(args, scheduler=False, max_workers=0, min_workers=0)
+    else:
+        app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    await app.open()
+    try:
+        delay_ms = None if args.delay is None else int(args.delay * 1000)
+        if args.name in app.tasks:
+            if data is not None and not isinstance(data, dict):
+                raise ConfigError(f"task {args.name!r} takes an inputs object as --args")
+            api = TaskAPI(app.queue, app.tasks)
+            if delay_ms is None:
+                ok = await api.enqueue(args.name, data, args.queue)
+            else:
+                ok = await api.enqueue_in(delay_ms, args.name, data, args.queue)
+            queue = args.queue or app.tasks.get(args.name).queue
+        else:
+            queue = args.queue or "default"
+            if delay_ms is None:
+                ok = await app.queue.enqueue(queue, args.name, data)
+            else:
+                ok = await app.queue.enqueue_in(delay_ms, queue, args.name, data)
+    finally:
+        await app.stop()
+    when = "" if delay_ms is None else f" to run in {args.delay} s"
+    _print(
+        f"enqueued {args.name} on {queue!r}{when}" if ok else "not enqueued: a plugin blocked it"
+    )
+    return 0 if ok else 1
+
+
+# -------------------------------------------------------------------- parser
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taskcore", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="TOML settings file (default: $TASKCORE_CONFIG)")
+    parser.add_argument("--url", help="storage URL (default: memory://, or $TASKCORE_URL)")
+    parser.add_argument("--namespace", help="resque namespace (default: resque)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    demo = command("demo", cmd_demo, "run a self-contained demo on the in-memory driver")
+    demo.add_argument(
+        "--seconds", type=float, default=7.0, help="how long to run in seconds (default 7)"
+    )
+    for name, handler, help_ in (
+        ("run", cmd_run, "run workers and the scheduler for APP"),
+        ("worker", cmd_worker, "run workers only for APP"),
+        ("scheduler", cmd_scheduler, "run the scheduler only for APP"),
+    ):
+        p = command(name, handler, help_)
+        p.add_argument("app", metavar="APP", help="module:attribute of an App or TaskRegistry")
+        if name != "scheduler":
+            p.add_argument(
+                "--queues",
+                type=lambda s: [q for q in s.split(",") if q],
+                help="comma-separated queues in priority order (default: *)",
+            )
+    info = command("info", cmd_info, "show queues, workers, stats, failures and the leader")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    failed = command("failed", cmd_failed, "list, retry or remove failed jobs")
+    failed.add_argument("action", choices=("list", "retry", "remove"))
+    failed.add_argument("index", nargs="*", type=int, help="failure indexes (from 'failed list')")
+    failed.add_argument("--all", action="store_true", help="every failed job")
+    failed.add_argument("--json", action="store_true", help="print JSON (list)")
+    enqueue = command("enqueue", cmd_enqueue, "enqueue a task or a raw resque job")
+    enqueue.add_argument("name", metavar="NAME", help="task name or resque class")
+    enqueue.add_argument(
+        "--args", default="null", help="JSON: a task's inputs object, or a raw job's args list"
+    )
+    enqueue.add_argument("--queue", help="queue (default: the task's, or 'default')")
+    enqueue.add_argument("--in", dest="delay", type=float, help="delay in seconds")
+    enqueue.add_argument("--app", help="module:attribute of the App/TaskRegistry defining NAME")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler: Handler = args.handler
+    try:
+        return asyncio.run(handler(args))
+    except TaskcoreError as exc:
+        print(f"taskcore: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
