@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+from types import TracebackType
+from typing import Any, Self
 
 from taskcore.backend import CurrentJob, WorkerId
 from taskcore.codec import encode_failure, encode_job
 
-__all__ = ["NOW", "failure_for", "job", "worker"]
+__all__ = ["NOW", "TcpProxy", "failure_for", "job", "worker"]
 
 NOW = 1_800_000_000.0
 """A fixed ``now`` (unix seconds, in 2027): far from the wall clock, so a driver that reads its
@@ -35,3 +38,59 @@ def failure_for(current: CurrentJob) -> str:
         backtrace=["killed by conformance test", "queue#forceCleanWorker", "taskcore"],
         failed_at="Mon Nov 23 2026 06:18:16 GMT+0000 (Coordinated Universal Time)",
     )
+
+
+class TcpProxy:
+    """A TCP forwarder on 127.0.0.1 to ``host:port``, to simulate a server going away.
+
+    :meth:`stop` closes the listener and every forwarded connection at once: clients see their
+    connections reset and new connections refused, as when the server dies.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self._target = (host, port)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        if self._server is not None:
+            self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._target)
+        self._writers.update((writer, up_writer))
+        pipes = [
+            asyncio.create_task(self._pipe(reader, up_writer)),
+            asyncio.create_task(self._pipe(up_reader, writer)),
+        ]
+        self._tasks.update(pipes)
+        await asyncio.gather(*pipes, return_exceptions=True)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 from conformance_tests.drivers import DriverSpec, connect_driver
 from conformance_tests.fixtures import BackendFactory
-from conformance_tests.helpers import job
+from conformance_tests.helpers import TcpProxy, job
 from taskcore.backend import Backend
 from taskcore.errors import BackendUnavailable
 from taskcore.registry import connect
@@ -55,17 +55,46 @@ class LifecycleContract:
             pytest.skip("an in-process driver has no server to be unreachable")
         backend = connect(driver.unreachable_url(), namespace=namespace)
         try:
-            # open() may fail already (it connects to prepare storage); if it does, it must be
-            # with BackendUnavailable, and later calls must keep reporting the same.
-            with contextlib.suppress(BackendUnavailable):
+            # A driver may connect in open() (then open raises) or lazily (then the first
+            # call does); either way the error is BackendUnavailable with the native cause.
+            try:
                 await backend.open()
-            with pytest.raises(BackendUnavailable) as ping_error:
-                await backend.ping()
-            assert ping_error.value.__cause__ is not None, "the native error is kept as __cause__"
-            with pytest.raises(BackendUnavailable):
-                await backend.push("math", job(1))
+            except BackendUnavailable as exc:
+                error = exc
+            else:
+                with pytest.raises(BackendUnavailable) as ping_error:
+                    await backend.ping()
+                error = ping_error.value
+                with pytest.raises(BackendUnavailable):
+                    await backend.push("math", job(1))
+            assert error.__cause__ is not None, "the native error is kept as __cause__"
         finally:
             await backend.aclose()
+
+    async def test_server_going_away_raises_backend_unavailable(
+        self, driver: DriverSpec, namespace: str
+    ) -> None:
+        if driver.unreachable_url is None:
+            pytest.skip("an in-process driver has no server to go away")
+        url = urlsplit(driver.url())
+        assert url.hostname is not None and url.port is not None
+        async with TcpProxy(url.hostname, url.port) as proxy:
+            netloc = url.netloc.rsplit(":", 1)[0] + f":{proxy.port}"
+            backend = connect(urlunsplit(url._replace(netloc=netloc)), namespace=namespace)
+            try:
+                await backend.open()
+                await backend.push("math", job(1))
+                proxy.stop()
+                with pytest.raises(BackendUnavailable):
+                    await backend.ping()
+                with pytest.raises(BackendUnavailable):
+                    await backend.push("math", job(2))
+            finally:
+                await backend.aclose()
+        # Through the real address the data written before the outage is there; clean it up.
+        async with connect_driver(driver, namespace, driver.url()) as direct:
+            assert await direct.queue_range("math", 0, -1) == [job(1)]
+            await direct.flush()
 
 
 class TestLifecycle(LifecycleContract):
