@@ -53,30 +53,28 @@ def gated_jobs(allow: bool, seen: list[Any] | None = None) -> Jobs:
     return jobs
 
 
-def stuck_failure(n: int, queue: str = "math") -> str:
+def job_failure(n: int, *, stuck: bool = False, func: str = "add") -> str:
+    """A failure record for job ``func(n)`` on "math": as a worker writes it when the job
+    raised, or (``stuck``) as force_clean_worker writes it."""
+    timeout = "Worker Timeout (killed manually)"
+    return encode_failure(
+        worker="dead:1" if stuck else "host:1",
+        queue="math",
+        payload=encode_job(func, "math", [n]),
+        exception=timeout if stuck else "ValueError",
+        error=timeout if stuck else f"bad {n}",
+        backtrace=(
+            ["killed by test", "queue#forceCleanWorker", "taskcore"]
+            if stuck
+            else ["Traceback (most recent call last):", "  File x"]
+        ),
+        failed_at=js_date(START),
+    )
+
+
+def stuck_failure(n: int) -> str:
     """A failure record as force_clean_worker writes it, for job add(n)."""
-    return encode_failure(
-        worker="dead:1",
-        queue=queue,
-        payload=encode_job("add", queue, [n]),
-        exception="Worker Timeout (killed manually)",
-        error="Worker Timeout (killed manually)",
-        backtrace=["killed by test", "queue#forceCleanWorker", "taskcore"],
-        failed_at=js_date(START),
-    )
-
-
-def job_failure(n: int, queue: str = "math") -> str:
-    """A failure record as a worker writes it when add(n) raised."""
-    return encode_failure(
-        worker="host:1",
-        queue=queue,
-        payload=encode_job("add", queue, [n]),
-        exception="ValueError",
-        error=f"bad {n}",
-        backtrace=["Traceback (most recent call last):", "  File x"],
-        failed_at=js_date(START),
-    )
+    return job_failure(n, stuck=True)
 
 
 class QueueFixtures:
@@ -429,15 +427,7 @@ class QueueFailuresContract(QueueFixtures):
         self, backend: Backend
     ) -> None:
         queue = Queue(backend, gated_jobs(allow=False), clock=FakeClock(START))
-        record = encode_failure(
-            worker="host:1",
-            queue="math",
-            payload=encode_job("gated", "math", [1]),
-            exception="ValueError",
-            error="x",
-            backtrace=[],
-            failed_at=js_date(START),
-        )
+        record = job_failure(1, func="gated")
         await backend.push_failure(record)
         assert await queue.retry_and_remove_failed(decode_failure(record)) is False
         assert await queue.failed_count() == 1
