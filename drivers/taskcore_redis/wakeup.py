@@ -20,7 +20,7 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from taskcore.backend import WakeUp
+from taskcore.backend import PollingWakeUp
 
 __all__ = ["PushListener", "RedisWakeUp"]
 
@@ -38,38 +38,31 @@ async def _close_quietly(pubsub: PubSub) -> None:
         await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
 
-class RedisWakeUp(WakeUp):
-    """Waits for pushes to ``queues`` (empty: any queue), fed by a :class:`PushListener`."""
+class RedisWakeUp(PollingWakeUp):
+    """Waits for pushes to ``queues`` (empty: any queue), fed by a :class:`PushListener`.
+
+    The event handling (:meth:`notify`, :meth:`wait`) is :class:`PollingWakeUp`'s; what this
+    adds is the feed: the listener calls :meth:`notify` for each push to a watched queue.
+    """
 
     def __init__(self, listener: PushListener, queues: Iterable[str]) -> None:
+        super().__init__()
         self._listener = listener
         self.queues = frozenset(queues)
-        self._event = asyncio.Event()
         self._closed = False
 
     def wants(self, queue: str) -> bool:
         """True if a push to ``queue`` concerns this watcher."""
         return not self.queues or queue in self.queues
 
-    def notify(self) -> None:
-        """Make the pending or next :meth:`wait` return True."""
-        self._event.set()
-
     def arm(self) -> None:
         if not self._closed:
-            self._event.clear()
-
-    async def wait(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
+            super().arm()
 
     async def aclose(self) -> None:
         self._closed = True
         self._listener.remove(self)
-        self._event.set()
+        await super().aclose()
 
 
 class PushListener:
