@@ -1,0 +1,376 @@
+"""The task layer on the memory driver: wire shape, validation, middleware, periodic tasks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pydantic
+import pytest
+
+from taskcore.backend import Backend
+from taskcore.errors import ConfigError, UnknownJob, ValidationError
+from taskcore.plugins import Plugin
+from taskcore.queue import Queue
+from taskcore.tasks import Middleware, Task, TaskAPI, TaskRegistry
+from taskcore.testing import FakeClock, drain, find_enqueued_tasks, memory_backend
+from taskcore.worker import Worker
+
+
+@pytest.fixture
+async def backend() -> AsyncIterator[Backend]:
+    async with memory_backend() as b:
+        yield b
+
+
+def api_for(backend: Backend, registry: TaskRegistry, clock: FakeClock | None = None) -> TaskAPI:
+    return TaskAPI(Queue(backend, registry.jobs, clock=clock), registry)
+
+
+# ------------------------------------------------------------------ wire shape and validation
+
+
+async def test_a_task_job_is_actionhero_shaped_with_defaults_filled(backend: Backend) -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task(queue="mail")
+    async def send_email(to: str, subject: str = "hi") -> None: ...
+
+    api = api_for(backend, tasks)
+    assert await api.enqueue("send_email", {"to": "a@b.c"})
+    raw = await backend.queue_range("mail", 0, -1)
+    assert raw == ['{"class":"send_email","queue":"mail","args":[{"to":"a@b.c","subject":"hi"}]}']
+
+
+async def test_invalid_inputs_name_the_field_and_enqueue_nothing(backend: Backend) -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task()
+    async def resize(width: int, height: int = 10) -> None: ...
+
+    api = api_for(backend, tasks)
+    with pytest.raises(ValidationError, match="width") as info:
+        await api.enqueue("resize", {"width": "wide"})
+    assert "resize" in str(info.value)
+    with pytest.raises(ValidationError, match="colour: Extra inputs"):
+        await api.enqueue("resize", {"width": 1, "colour": "red"})
+    with pytest.raises(ValidationError, match="width: Field required"):
+        await api.enqueue("resize")
+    assert await backend.queue_length("default") == 0
+
+
+async def test_unknown_task_is_a_clear_error(backend: Backend) -> None:
+    with pytest.raises(UnknownJob, match="no task named 'nope'"):
+        await api_for(backend, TaskRegistry()).enqueue("nope")
+
+
+async def test_explicit_model_and_class_form(backend: Backend) -> None:
+    class Order(pydantic.BaseModel):
+        order_id: int
+        express: bool = False
+
+    tasks = TaskRegistry()
+    seen: list[Any] = []
+
+    @tasks.task(inputs=Order)
+    async def ship(order: Order) -> int:
+        seen.append(order)
+        return order.order_id
+
+    class Refund(Task):
+        name = "refund"
+        queue = "money"
+        inputs = Order
+
+        def run(self, inputs: Any, worker: Any) -> str:  # sync: runs in a thread
+            return f"refunded {inputs.order_id} by {worker.name}"
+
+    tasks.add(Refund())
+    api = api_for(backend, tasks)
+    await api.enqueue("ship", {"order_id": "7"})
+    await api.enqueue("refund", {"order_id": 8})
+    results: list[Any] = []
+    worker = Worker(backend, tasks.jobs, name="w1")
+    worker.on("success", lambda q, job, result, d: results.append(result))
+    assert await drain(backend, tasks, worker=worker) == 2
+    assert seen == [Order(order_id=7)]
+    assert results == [7, "refunded 8 by w1"]
+    assert tasks.get("refund").description == "refund"
+
+
+async def test_inputs_from_another_producer_are_validated_on_the_worker(backend: Backend) -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task()
+    async def add(a: int, b: int = 1) -> int:
+        return a + b
+
+    queue = Queue(backend)
+    await queue.enqueue("default", "add", [{"a": "not a number"}])
+    await queue.enqueue("default", "add", [None])  # Actionhero's [undefined]
+    await drain(backend, tasks)
+    failures = await queue.failed()
+    assert [f.exception for f in failures] == ["ValidationError", "ValidationError"]
+    assert "a: Input should be a valid integer" in (failures[0].error or "")
+    assert "a: Field required" in (failures[1].error or "")
+
+
+def test_periodic_task_needs_defaults_for_every_input() -> None:
+    tasks = TaskRegistry()
+    with pytest.raises(ConfigError, match="every input needs a default"):
+
+        @tasks.task(frequency=10)
+        async def report(day: str) -> None: ...
+
+
+def test_bad_definitions_are_config_errors() -> None:
+    tasks = TaskRegistry()
+    with pytest.raises(ConfigError, match="frequency"):
+        tasks.task(frequency=-1)(lambda: None)
+    with pytest.raises(ConfigError, match="not registered"):
+        tasks.task(middleware=["missing"])(lambda: None)
+    with pytest.raises(ConfigError, match="cannot be a named input"):
+
+        @tasks.task()
+        def spread(*items: int) -> None: ...
+
+
+async def test_a_function_task_stays_callable() -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task()
+    def double(x: int) -> int:
+        return 2 * x
+
+    assert double(4) == 8
+
+
+# ------------------------------------------------------------------ middleware
+
+
+async def test_middleware_order_global_by_priority_then_task_middleware(backend: Backend) -> None:
+    calls: list[str] = []
+
+    def recorder(name: str) -> Middleware:
+        def hook(label: str) -> Any:
+            def record(plugin: Plugin) -> None:
+                calls.append(f"{name}.{label}")
+
+            return record
+
+        return Middleware(
+            name,
+            pre_enqueue=hook("pre_enqueue"),
+            post_enqueue=hook("post_enqueue"),
+            pre_processor=hook("pre_processor"),
+            post_processor=hook("post_processor"),
+        )
+
+    tasks = TaskRegistry()
+    late, early, own = recorder("late"), recorder("early"), recorder("own")
+    late.is_global, late.priority = True, 200
+    early.is_global, early.priority = True, 10
+    tasks.add_middleware(late)
+    tasks.add_middleware(early)
+
+    @tasks.task(middleware=[own])
+    async def job() -> None:
+        calls.append("run")
+
+    await api_for(backend, tasks).enqueue("job")
+    await drain(backend, tasks)
+    order = ["early", "late", "own"]
+    assert calls == [
+        *(f"{m}.pre_enqueue" for m in order),
+        *(f"{m}.post_enqueue" for m in order),
+        *(f"{m}.pre_processor" for m in order),
+        "run",
+        *(f"{m}.post_processor" for m in order),
+    ]
+
+
+async def test_pre_enqueue_false_blocks_and_pre_processor_false_skips(backend: Backend) -> None:
+    ran: list[str] = []
+    tasks = TaskRegistry()
+    tasks.add_middleware(Middleware("gate", pre_enqueue=lambda p: p.args[0]["n"] != 1))
+    tasks.add_middleware(Middleware("skip", pre_processor=lambda p: p.args[0]["n"] != 2))
+
+    @tasks.task(middleware=["gate", "skip"])
+    async def count(n: int) -> None:
+        ran.append(str(n))
+
+    api = api_for(backend, tasks)
+    assert await api.enqueue("count", {"n": 1}) is False
+    assert await api.enqueue("count", {"n": 2}) is True
+    assert await api.enqueue("count", {"n": 3}) is True
+    assert await backend.queue_length("default") == 2
+    await drain(backend, tasks)
+    assert ran == ["3"]
+    assert (await backend.stats()).get("processed") == 1  # the skipped job counts nowhere
+
+
+async def test_post_processor_can_clear_an_error(backend: Backend) -> None:
+    def swallow(plugin: Plugin) -> None:
+        plugin.error = None
+
+    tasks = TaskRegistry()
+
+    @tasks.task(middleware=[Middleware("swallow", post_processor=swallow)])
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    await api_for(backend, tasks).enqueue("boom")
+    await drain(backend, tasks)
+    assert await backend.failure_count() == 0
+    assert (await backend.stats()).get("processed") == 1
+
+
+async def test_global_middleware_added_later_applies_to_new_workers(backend: Backend) -> None:
+    seen: list[str] = []
+    tasks = TaskRegistry()
+
+    @tasks.task()
+    async def noop() -> None: ...
+
+    api = api_for(backend, tasks)
+    await api.enqueue("noop")
+    tasks.add_middleware(
+        Middleware("late", is_global=True, pre_processor=lambda p: seen.append(p.func))
+    )
+    await drain(backend, tasks)
+    assert seen == ["noop"]
+
+
+# ------------------------------------------------------------------ periodic tasks
+
+
+def periodic_registry(runs: list[str], *, fail: bool = False, re_enqueue: bool = True) -> Any:
+    tasks = TaskRegistry()
+
+    @tasks.task(frequency=60, re_enqueue_periodic_task_if_exception=re_enqueue)
+    async def tick(label: str = "x") -> None:
+        runs.append(label)
+        if fail:
+            raise RuntimeError("tick failed")
+
+    return tasks
+
+
+async def test_concurrent_boots_enqueue_one_copy(backend: Backend) -> None:
+    tasks = periodic_registry([])
+    apis = [api_for(backend, tasks) for _ in range(5)]
+    results = await asyncio.gather(*(a.enqueue_all_recurrent_tasks() for a in apis))
+    assert sorted(results) == [[], [], [], [], ["tick"]]
+    assert await backend.queue_range("default", 0, -1) == [
+        '{"class":"tick","queue":"default","args":[{"label":"x"}]}'
+    ]
+    # and again while the copy waits: still one
+    assert await apis[0].enqueue_all_recurrent_tasks() == []
+    assert await backend.queue_length("default") == 1
+
+
+async def test_a_run_schedules_the_next_one_frequency_seconds_later(backend: Backend) -> None:
+    runs: list[str] = []
+    clock = FakeClock()
+    tasks = periodic_registry(runs)
+    api = api_for(backend, tasks, clock)
+    await api.enqueue_all_recurrent_tasks()
+    assert await drain(backend, tasks, clock=clock) == 1
+    found = await find_enqueued_tasks(backend, "tick")
+    assert [(t.timestamp, t.inputs) for t in found] == [
+        (int(clock.now() + 60) * 1000, {"label": "x"})
+    ]
+    # a boot while the next run is scheduled adds nothing (DelayQueueLock)
+    assert await api.enqueue_all_recurrent_tasks() == []
+    clock.advance(59)
+    assert await drain(backend, tasks, clock=clock) == 0
+    clock.advance(1)
+    assert await drain(backend, tasks, clock=clock) == 1
+    assert runs == ["x", "x"]
+    assert len(await find_enqueued_tasks(backend, "tick")) == 1
+
+
+async def test_a_second_copy_reaching_a_worker_while_one_runs_is_dropped(backend: Backend) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    runs: list[int] = []
+    tasks = TaskRegistry()
+
+    @tasks.task(frequency=30)
+    async def slow() -> None:
+        runs.append(1)
+        started.set()
+        await release.wait()
+
+    queue = Queue(backend, tasks.jobs)
+    await queue.enqueue("default", "slow", [{}])
+    first = asyncio.create_task(Worker(backend, tasks.jobs, name="a").work_one())
+    await started.wait()
+    await queue.enqueue("default", "slow", [{}])  # e.g. written by another node
+    assert await Worker(backend, tasks.jobs, name="b").work_one()
+    release.set()
+    await first
+    assert runs == [1]
+    assert len(await queue.timestamps()) == 1  # JobLock re_enqueue=False: no extra run scheduled
+
+
+async def test_failed_runs_reschedule_unless_disabled(backend: Backend) -> None:
+    for re_enqueue, expected in ((True, 1), (False, 0)):
+        async with memory_backend() as b:
+            tasks = periodic_registry([], fail=True, re_enqueue=re_enqueue)
+            await api_for(b, tasks).enqueue_all_recurrent_tasks()
+            await drain(b, tasks)
+            assert await b.failure_count() == 1
+            assert len(await find_enqueued_tasks(b, "tick")) == expected
+
+
+async def test_stop_recurrent_task_removes_queued_and_scheduled_copies(backend: Backend) -> None:
+    clock = FakeClock()
+    tasks = periodic_registry([])
+    api = api_for(backend, tasks, clock)
+    await api.enqueue_all_recurrent_tasks()
+    assert await api.stop_recurrent_task("tick") == 1
+    assert await find_enqueued_tasks(backend, "tick") == []
+    # its queue lock went with it: the task can be started again at once
+    assert await api.enqueue_all_recurrent_tasks() == ["tick"]
+    await drain(backend, tasks, clock=clock)  # runs, schedules the next run
+    assert len(await find_enqueued_tasks(backend, "tick")) == 1
+    assert await api.stop_recurrent_task("tick") == 1
+    assert await find_enqueued_tasks(backend, "tick") == []
+
+
+async def test_stop_recurrent_task_also_removes_actionhero_copies(backend: Backend) -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task(frequency=5)
+    async def beat() -> None: ...
+
+    queue = Queue(backend)
+    await queue.enqueue("default", "beat", [{}])  # Actionhero's recurring copy
+    await queue.enqueue_in(5000, "default", "beat", [{}])
+    assert await api_for(backend, tasks).stop_recurrent_task("beat") == 2
+    assert await backend.queue_length("default") == 0
+    assert await queue.timestamps() == []
+
+
+async def test_api_delegates_lookups_by_inputs(backend: Backend) -> None:
+    clock = FakeClock()
+    tasks = TaskRegistry()
+
+    @tasks.task()
+    async def ping(host: str, port: int = 80) -> None: ...
+
+    api = api_for(backend, tasks, clock)
+    await api.enqueue_in(10_000, "ping", {"host": "a"})
+    with pytest.raises(Exception, match="already scheduled"):
+        await api.enqueue_in(10_000, "ping", {"host": "a"})
+    assert await api.enqueue_in(10_000, "ping", {"host": "a"}, suppress_duplicate=True) is False
+    due = int(clock.now()) + 10
+    assert await api.scheduled_at("default", "ping", {"host": "a", "port": 80}) == [due]
+    assert await api.del_delayed("default", "ping", {"host": "a"}) == [due]
+    await api.enqueue("ping", {"host": "b"})
+    await api.enqueue("ping", {"host": "c"})
+    assert await api.delete("default", "ping", {"host": "b"}) == 1
+    assert [j.args for j in await api.queued("default")] == [[{"host": "c", "port": 80}]]
+    details = await api.details()
+    assert details["queues"]["default"]["length"] == 1
