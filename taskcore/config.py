@@ -209,7 +209,7 @@ class Settings(BaseSettings):
     @field_validator("url")
     @classmethod
     def _has_scheme(cls, value: str) -> str:
-        if not urlsplit(value).scheme:
+        if not urlsplit(value).scheme or "://" not in value:
             raise ValueError("needs a scheme, e.g. memory://, redis://host:6379/0, postgresql://")
         return value
 

@@ -1,0 +1,122 @@
+"""Settings from code, environment and TOML; errors name the field; secrets stay masked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taskcore.app import App
+from taskcore.config import Settings, mask_url
+from taskcore.errors import ConfigError
+from taskcore.queue import Queue
+from taskcore.tasks import TaskRegistry
+
+
+class AuditedQueue(Queue):
+    """A Queue override for the resque_overrides tests."""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("TASKCORE_"):
+            monkeypatch.delenv(key)
+
+
+def test_defaults() -> None:
+    s = Settings()
+    assert (s.url, s.namespace, s.queues, s.scheduler) == ("memory://", "resque", ["*"], True)
+    assert s.timeout == 5.0 and s.stuck_worker_timeout == 3600.0
+    assert s.resque_overrides.resolve("queue") is Queue
+
+
+def test_environment_with_prefix_and_nested_delimiter(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASKCORE_URL", "redis://localhost:6379/3")
+    monkeypatch.setenv("TASKCORE_QUEUES", "high, low")
+    monkeypatch.setenv("TASKCORE_MAX_WORKERS", "3")
+    monkeypatch.setenv("TASKCORE_RESQUE_OVERRIDES__QUEUE", f"{__name__}:AuditedQueue")
+    s = Settings()
+    assert s.url == "redis://localhost:6379/3"
+    assert s.queues == ["high", "low"]
+    assert s.max_workers == 3
+    assert s.resque_overrides.resolve("queue") is AuditedQueue
+    monkeypatch.setenv("TASKCORE_QUEUES", '["a","b"]')
+    assert Settings().queues == ["a", "b"]
+
+
+def test_toml_file_and_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = tmp_path / "taskcore.toml"
+    file.write_text(
+        'url = "redis://db:6379/1"\nnamespace = "app"\ntimeout = 2.5\n'
+        f'[resque_overrides]\nqueue = "{__name__}:AuditedQueue"\n'
+    )
+    s = Settings.load(file)
+    assert (s.url, s.namespace, s.timeout) == ("redis://db:6379/1", "app", 2.5)
+    assert s.resque_overrides.queue == f"{__name__}:AuditedQueue"
+    monkeypatch.setenv("TASKCORE_NAMESPACE", "from-env")
+    assert Settings.load(file).namespace == "from-env"  # env beats the file
+    assert Settings.load(file, namespace="code").namespace == "code"  # code beats env
+    monkeypatch.setenv("TASKCORE_CONFIG", str(file))
+    assert Settings.load().timeout == 2.5
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"timeout": 0}, "timeout"),
+        ({"queues": []}, "queues"),
+        ({"url": "localhost:6379"}, "url"),
+        ({"min_workers": 5, "max_workers": 2}, "min_workers"),
+        ({"leader_lock_timeout": 0}, "leader_lock_timeout"),
+        ({"no_such_option": 1}, "no_such_option"),
+        ({"resque_overrides": {"queue": "taskcore.worker:Worker"}}, "resque_overrides"),
+        ({"resque_overrides": {"scheduler": "nowhere.module:X"}}, "scheduler"),
+    ],
+)
+def test_invalid_values_fail_naming_the_field(values: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError, match=field):
+        Settings(**values)
+
+
+def test_invalid_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        Settings.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("timeout = [")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        Settings.load(bad)
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("max_workers = -1\n")
+    with pytest.raises(ConfigError, match=r"max_workers.*wrong\.toml"):
+        Settings.load(wrong)
+
+
+def test_the_password_never_shows() -> None:
+    s = Settings(url="redis://user:hunter2@cache:6379/0")
+    assert "hunter2" not in repr(s) and "hunter2" not in str(s)
+    assert s.safe_url == "redis://user:***@cache:6379/0"
+    assert s.url.endswith("hunter2@cache:6379/0")  # still usable
+    assert mask_url("memory://") == "memory://"
+    assert "hunter2" not in repr(App(s))
+    with pytest.raises(ConfigError) as info:
+        Settings(url="redis://user:hunter2@cache:6379/0", timeout=-1)
+    assert "hunter2" not in str(info.value)
+
+
+async def test_app_builds_the_configured_queue_class() -> None:
+    settings = Settings(
+        url="memory://config-test",
+        namespace="override",
+        scheduler=False,
+        max_workers=0,
+        resque_overrides={"queue": f"{__name__}:AuditedQueue"},
+    )
+    app = App(settings, TaskRegistry())
+    await app.open()
+    try:
+        assert type(app.queue) is AuditedQueue
+    finally:
+        await app.stop()
