@@ -76,12 +76,13 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 class PostgresBackend(Backend):
-    """Storage in PostgreSQL: one schema per namespace, tables shaped per resque structure.
+    """Storage in PostgreSQL: tables shaped per resque structure, keyed by namespace.
 
     ``dsn_or_pool`` is a ``postgresql://`` DSN (credentials and ``?sslmode=`` in it) or an
     existing :class:`asyncpg.Pool` (not closed by :meth:`aclose`; the LISTEN connection is then
-    borrowed from it). ``schema`` overrides the schema derived from ``namespace``
-    (:func:`~taskcore_postgres.schema.schema_for_namespace`). ``min_size``/``max_size`` size
+    borrowed from it). ``namespace`` is the ``ns`` key column of every row; ``schema`` is the
+    PostgreSQL schema holding the tables (default ``taskcore``, created on :meth:`open`).
+    ``min_size``/``max_size`` size
     the pool this backend creates; other ``options`` go to :func:`asyncpg.create_pool` (for
     example ``server_settings={"synchronous_commit": "off"}``, ``command_timeout``,
     ``statement_cache_size=0`` behind PgBouncer in transaction mode).
@@ -105,13 +106,11 @@ class PostgresBackend(Backend):
         **options: Any,
     ) -> None:
         self.namespace = namespace
-        self.schema = schema if schema is not None else schema_mod.schema_for_namespace(namespace)
-        self._owned_schema = schema is None
+        self.schema = schema if schema is not None else schema_mod.DEFAULT_SCHEMA
         quoted = schema_mod.quote_ident(self.schema)
         self._sql = Queries(quoted)
         self._head_sequence = f"{quoted}.{schema_mod.HEAD_SEQUENCE}"
-        # The channel is the schema name: unique per namespace and within the 63-byte limit.
-        self.channel = self.schema
+        self.channel = schema_mod.channel_for(self.schema, namespace)
         if isinstance(dsn_or_pool, str):
             self._dsn: str | None = dsn_or_pool
             self._pool: asyncpg.Pool | None = None
@@ -172,23 +171,25 @@ class PostgresBackend(Backend):
                 raise
             raise mapped from exc
 
+    # Every statement in Queries takes the namespace as $1; these helpers pass it.
+
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         async with self._connection() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
+            rows: list[asyncpg.Record] = await conn.fetch(sql, self.namespace, *args)
             return rows
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         async with self._connection() as conn:
-            row: asyncpg.Record | None = await conn.fetchrow(sql, *args)
+            row: asyncpg.Record | None = await conn.fetchrow(sql, self.namespace, *args)
             return row
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
         async with self._connection() as conn:
-            return await conn.fetchval(sql, *args)
+            return await conn.fetchval(sql, self.namespace, *args)
 
     async def _execute(self, sql: str, *args: Any) -> None:
         async with self._connection() as conn:
-            await conn.execute(sql, *args)
+            await conn.execute(sql, self.namespace, *args)
 
     async def _listener_connect(self) -> asyncpg.Connection:
         if self._dsn is not None:
@@ -246,16 +247,8 @@ class PostgresBackend(Backend):
         await self._close_pool()
 
     async def ping(self) -> None:
-        await self._fetchval(self._sql.PING)
-
-    async def drop_storage(self) -> None:
-        """Drop this namespace's tables (and its schema when derived from the namespace).
-
-        Not part of the Backend protocol: for tests and uninstalling. The backend must be open;
-        it is unusable for data afterwards until reopened (which recreates the schema)."""
         async with self._connection() as conn:
-            await schema_mod.drop_storage(conn, self.schema, drop_schema=self._owned_schema)
-        await self.aclose()
+            await conn.fetchval(self._sql.PING)
 
     # ------------------------------------------------------------------ 2. queues
 
@@ -470,14 +463,14 @@ class PostgresBackend(Backend):
         async with self._connection() as conn, conn.transaction():
             jobs: list[CurrentJob] = []
             for wname, queues, queue, payload, run_at in await conn.fetch(
-                self._sql.CLEAN_WORKER_LOCK, name
+                self._sql.CLEAN_WORKER_LOCK, self.namespace, name
             ):
                 if payload is not None:
                     jobs.append(
                         self._current(WorkerId(wname, tuple(queues)), queue, payload, run_at)
                     )
             records = [failure_for(job) for job in jobs]
-            await conn.execute(self._sql.CLEAN_WORKER_APPLY, name, records)
+            await conn.execute(self._sql.CLEAN_WORKER_APPLY, self.namespace, name, records)
         return jobs
 
     # ------------------------------------------------------------------ 6. stats and failures
@@ -518,8 +511,8 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ 7. maintenance
 
     async def flush(self) -> None:
-        """Delete every row of this namespace's tables (one transaction); other namespaces'
-        schemas are untouched and the schema itself stays."""
+        """Delete every row of this namespace, in one statement; other namespaces' rows and
+        the tables themselves stay."""
         await self._execute(self._sql.FLUSH)
 
 

@@ -1,11 +1,11 @@
 """Every SQL statement of the PostgreSQL driver, parametrized and named.
 
-Statements are templates over ``{s}``, the quoted schema of one namespace (see
+Statements are templates over ``{s}``, the quoted PostgreSQL schema holding the tables (see
 :mod:`taskcore_postgres.schema`); :class:`Queries` renders them once per backend. Values always
-travel as ``$n`` parameters, never in the SQL text. Each statement is one atomic unit of the
-Backend protocol: data-modifying CTEs make a multi-step change one statement, one round trip
-and one commit (the reference design, parts 4.1-4.8). asyncpg prepares each statement once per
-connection and caches it.
+travel as ``$n`` parameters, never in the SQL text, and ``$1`` is always the namespace. Each
+statement is one atomic unit of the Backend protocol: data-modifying CTEs make a multi-step
+change one statement, one round trip and one commit (the reference design, parts 4.1-4.8).
+asyncpg prepares each statement once per connection and caches it.
 
 Clocks: resque data (delayed timestamps, ping/started times, run_at) comes from the caller's
 ``now``; lock expiry uses the database clock ``now()``.
@@ -18,10 +18,16 @@ __all__ = ["Queries"]
 # The counter shard a connection writes: stable per connection, spread across connections.
 _SHARD = "(pg_backend_pid() % 16)::smallint"
 
-_BUMP_COUNTERS = "ON CONFLICT (name, shard) DO UPDATE SET value = c.value + EXCLUDED.value"
+_BUMP = "ON CONFLICT (ns, name, shard) DO UPDATE SET value = c.value + EXCLUDED.value"
 
 # An expired lock row reads as absent everywhere.
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
+
+# The first failure equal to $2 (byte for byte), locked against a concurrent remover.
+_FIRST_FAILURE = """
+    SELECT id FROM {s}.tc_failures
+    WHERE ns = $1 AND digest = decode(md5($2), 'hex') AND body = $2
+    ORDER BY id LIMIT 1 FOR UPDATE"""
 
 
 class Queries:
@@ -29,298 +35,280 @@ class Queries:
 
     # ------------------------------------------------------------------ queues
 
-    # $1 queue, $2 payload, $3 notify channel
+    # $2 queue, $3 payload, $4 notify channel
     PUSH_TAIL = """
-        WITH known AS (INSERT INTO {s}.tc_queues (name) VALUES ($1) ON CONFLICT DO NOTHING),
-             job AS (INSERT INTO {s}.tc_jobs (queue, payload) VALUES ($1, $2))
-        SELECT pg_notify($3, $1)"""
+        WITH known AS (INSERT INTO {s}.tc_queues (ns, name) VALUES ($1, $2)
+                       ON CONFLICT DO NOTHING),
+             job AS (INSERT INTO {s}.tc_jobs (ns, queue, payload) VALUES ($1, $2, $3))
+        SELECT pg_notify($4, $2)"""
 
-    # $1 queue, $2 payload, $3 notify channel, $4 head sequence (qualified name)
+    # $2 queue, $3 payload, $4 notify channel, $5 head sequence (qualified name)
     PUSH_HEAD = """
-        WITH known AS (INSERT INTO {s}.tc_queues (name) VALUES ($1) ON CONFLICT DO NOTHING),
-             job AS (INSERT INTO {s}.tc_jobs (queue, id, payload)
-                     VALUES ($1, -nextval($4::text::regclass), $2))
-        SELECT pg_notify($3, $1)"""
+        WITH known AS (INSERT INTO {s}.tc_queues (ns, name) VALUES ($1, $2)
+                       ON CONFLICT DO NOTHING),
+             job AS (INSERT INTO {s}.tc_jobs (ns, queue, id, payload)
+                     VALUES ($1, $2, -nextval($5::text::regclass), $3))
+        SELECT pg_notify($4, $2)"""
 
-    QUEUE_LENGTH = "SELECT count(*) FROM {s}.tc_jobs WHERE queue = $1"
+    QUEUE_LENGTH = "SELECT count(*) FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2"
 
-    # $1 queue, $2 offset, $3 limit (NULL = to the end)
+    # $2 queue, $3 offset, $4 limit (NULL = to the end)
     QUEUE_SLICE = """
-        SELECT payload FROM {s}.tc_jobs WHERE queue = $1 ORDER BY id OFFSET $2 LIMIT $3"""
+        SELECT payload FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2
+        ORDER BY id OFFSET $3 LIMIT $4"""
 
-    # $1 queue, $2 start, $3 stop: LRANGE with negative indices, on one snapshot.
+    # $2 queue, $3 start, $4 stop: LRANGE with negative indices, on one snapshot.
     QUEUE_RANGE = """
-        WITH n AS (SELECT count(*) AS n FROM {s}.tc_jobs WHERE queue = $1),
-             b AS (SELECT CASE WHEN $2::bigint < 0 THEN greatest(n + $2, 0) ELSE $2 END AS lo,
-                          CASE WHEN $3::bigint < 0 THEN n + $3 ELSE least($3, n - 1) END AS hi
+        WITH n AS (SELECT count(*) AS n FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2),
+             b AS (SELECT CASE WHEN $3::bigint < 0 THEN greatest(n + $3, 0) ELSE $3 END AS lo,
+                          CASE WHEN $4::bigint < 0 THEN n + $4 ELSE least($4, n - 1) END AS hi
                    FROM n)
-        SELECT payload FROM {s}.tc_jobs WHERE queue = $1 ORDER BY id
+        SELECT payload FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2 ORDER BY id
         OFFSET (SELECT lo FROM b) LIMIT (SELECT greatest(hi - lo + 1, 0) FROM b)"""
 
-    # $1 queue, $2 payload, $3 how many (NULL = all). Rows a reserver holds are skipped: they
-    # are leaving the queue anyway.
+    # $2 queue, $3 payload, $4 how many (NULL = all). Rows a reserver holds are skipped: they
+    # are leaving the queue anyway. Every "LIMIT n FOR UPDATE" selection in this module is a
+    # MATERIALIZED CTE: as an IN (...) subquery the planner may rescan it once per outer row
+    # (a nested-loop semi join), and each rescan locks and returns a *further* row, so more
+    # than n rows go (observed here; Oban guards against the same plan).
     REMOVE_FROM_HEAD = """
-        WITH gone AS (
-            DELETE FROM {s}.tc_jobs WHERE queue = $1 AND id IN (
-                SELECT id FROM {s}.tc_jobs WHERE queue = $1 AND payload = $2
-                ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-            RETURNING 1)
+        WITH victims AS MATERIALIZED (
+                 SELECT id FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2 AND payload = $3
+                 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED),
+             gone AS (DELETE FROM {s}.tc_jobs
+                      WHERE ns = $1 AND queue = $2 AND id IN (SELECT id FROM victims)
+                      RETURNING 1)
         SELECT count(*) FROM gone"""
 
     REMOVE_FROM_TAIL = """
-        WITH gone AS (
-            DELETE FROM {s}.tc_jobs WHERE queue = $1 AND id IN (
-                SELECT id FROM {s}.tc_jobs WHERE queue = $1 AND payload = $2
-                ORDER BY id DESC LIMIT $3 FOR UPDATE SKIP LOCKED)
-            RETURNING 1)
+        WITH victims AS MATERIALIZED (
+                 SELECT id FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2 AND payload = $3
+                 ORDER BY id DESC LIMIT $4 FOR UPDATE SKIP LOCKED),
+             gone AS (DELETE FROM {s}.tc_jobs
+                      WHERE ns = $1 AND queue = $2 AND id IN (SELECT id FROM victims)
+                      RETURNING 1)
         SELECT count(*) FROM gone"""
 
-    LIST_QUEUES = 'SELECT name FROM {s}.tc_queues ORDER BY name COLLATE "C"'
+    # COLLATE "C": code-point order, the order Python's sorted() gives the other drivers.
+    LIST_QUEUES = 'SELECT name FROM {s}.tc_queues WHERE ns = $1 ORDER BY name COLLATE "C"'
 
     DELETE_QUEUE = """
-        WITH gone AS (DELETE FROM {s}.tc_jobs WHERE queue = $1 RETURNING 1),
-             known AS (DELETE FROM {s}.tc_queues WHERE name = $1)
+        WITH gone AS (DELETE FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2 RETURNING 1),
+             known AS (DELETE FROM {s}.tc_queues WHERE ns = $1 AND name = $2)
         SELECT count(*) FROM gone"""
 
     # ------------------------------------------------------------------ worker cycle
-    # Reserve statements are generated per number of queues (see reserve()/complete_and_reserve).
+    # The reserve statements are generated per number of queues: see Queries.reserve().
 
-    # $1 member, $2 counter names to bump by 1, $3 failure record or NULL
-    COMPLETE = (
-        """
-        WITH cur AS (UPDATE {s}.tc_workers
+    # $2 member, $3 counter names to bump by 1, $4 failure record or NULL
+    COMPLETE = f"""
+        WITH cur AS (UPDATE {{s}}.tc_workers
                      SET job_queue = NULL, job_payload = NULL, job_run_at = NULL
-                     WHERE member = $1),
-             failed AS (INSERT INTO {s}.tc_failures (body)
-                        SELECT $3::text WHERE $3::text IS NOT NULL),
-             counted AS (INSERT INTO {s}.tc_counters AS c (name, shard, value)
-                         SELECT n, """
-        + _SHARD
-        + """, 1 FROM unnest($2::text[]) AS n
-                         """
-        + _BUMP_COUNTERS
-        + """)
+                     WHERE ns = $1 AND member = $2),
+             failed AS (INSERT INTO {{s}}.tc_failures (ns, body)
+                        SELECT $1, $4::text WHERE $4::text IS NOT NULL),
+             counted AS (INSERT INTO {{s}}.tc_counters AS c (ns, name, shard, value)
+                         SELECT $1, n, {_SHARD}, 1 FROM unnest($3::text[]) AS n {_BUMP})
         SELECT 1"""
-    )
 
     # ------------------------------------------------------------------ delayed jobs
 
-    # $1 ts, $2 queue, $3 payload, $4 sha256(payload). No row back = already scheduled then.
+    # $2 ts, $3 queue, $4 payload, $5 sha256(payload). No row back = already scheduled then.
     SCHEDULE = """
-        INSERT INTO {s}.tc_delayed (ts, queue, payload, digest) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (digest, ts) DO NOTHING RETURNING id"""
+        INSERT INTO {s}.tc_delayed (ns, ts, queue, payload, digest) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (ns, digest, ts) DO NOTHING RETURNING id"""
 
-    # $1 due bound (whole seconds), $2 limit, $3 notify channel. Exactly once: concurrent
+    # $2 due bound (whole seconds), $3 limit, $4 notify channel. Exactly once: concurrent
     # promoters skip each other's locked rows. Moved jobs keep (ts, id) order in the queues.
     PROMOTE_DUE = """
-        WITH due AS (
-                 DELETE FROM {s}.tc_delayed WHERE id IN (
-                     SELECT id FROM {s}.tc_delayed WHERE ts <= $1 ORDER BY ts, id LIMIT $2
-                     FOR UPDATE SKIP LOCKED)
+        WITH picked AS MATERIALIZED (
+                 SELECT id FROM {s}.tc_delayed WHERE ns = $1 AND ts <= $2
+                 ORDER BY ts, id LIMIT $3 FOR UPDATE SKIP LOCKED),
+             due AS (
+                 DELETE FROM {s}.tc_delayed WHERE ns = $1 AND id IN (SELECT id FROM picked)
                  RETURNING id, ts, queue, payload),
-             known AS (INSERT INTO {s}.tc_queues (name) SELECT DISTINCT queue FROM due
+             known AS (INSERT INTO {s}.tc_queues (ns, name) SELECT DISTINCT $1, queue FROM due
                        ON CONFLICT DO NOTHING),
-             moved AS (INSERT INTO {s}.tc_jobs (queue, payload)
-                       SELECT queue, payload FROM due ORDER BY ts, id),
-             woken AS (SELECT count(pg_notify($3, queue)) AS n
+             moved AS (INSERT INTO {s}.tc_jobs (ns, queue, payload)
+                       SELECT $1, queue, payload FROM due ORDER BY ts, id),
+             woken AS (SELECT count(pg_notify($4, queue)) AS n
                        FROM (SELECT DISTINCT queue FROM due) AS q)
         SELECT due.ts, due.queue, due.payload FROM due CROSS JOIN woken ORDER BY due.ts, due.id"""
 
-    DELAYED_TIMESTAMPS = "SELECT DISTINCT ts FROM {s}.tc_delayed ORDER BY ts"
+    DELAYED_TIMESTAMPS = "SELECT DISTINCT ts FROM {s}.tc_delayed WHERE ns = $1 ORDER BY ts"
 
-    DELAYED_AT = "SELECT payload FROM {s}.tc_delayed WHERE ts = $1 ORDER BY id"
+    DELAYED_AT = "SELECT payload FROM {s}.tc_delayed WHERE ns = $1 AND ts = $2 ORDER BY id"
 
-    # $1 sha256(payload), $2 payload
+    # $2 sha256(payload), $3 payload
     SCHEDULED_AT = """
-        SELECT ts FROM {s}.tc_delayed WHERE digest = $1 AND payload = $2 ORDER BY ts"""
+        SELECT ts FROM {s}.tc_delayed WHERE ns = $1 AND digest = $2 AND payload = $3
+        ORDER BY ts"""
 
     REMOVE_DELAYED = """
-        WITH gone AS (DELETE FROM {s}.tc_delayed WHERE digest = $1 AND payload = $2
-                      RETURNING ts)
+        WITH gone AS (DELETE FROM {s}.tc_delayed
+                      WHERE ns = $1 AND digest = $2 AND payload = $3 RETURNING ts)
         SELECT ts FROM gone ORDER BY ts"""
 
     # ------------------------------------------------------------------ locks
 
-    # $1 name, $2 value, $3 ttl seconds. A row back = acquired (absent, or expired and replaced).
+    # $2 name, $3 value, $4 ttl seconds. A row back = acquired (absent, or expired and
+    # replaced).
     ACQUIRE_LOCK = """
-        INSERT INTO {s}.tc_locks AS l (name, value, expires_at)
-        VALUES ($1, $2, now() + $3::bigint * interval '1 second')
-        ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+        INSERT INTO {s}.tc_locks AS l (ns, name, value, expires_at)
+        VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')
+        ON CONFLICT (ns, name) DO UPDATE
+        SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
         WHERE l.expires_at IS NOT NULL AND l.expires_at <= now()
         RETURNING true"""
 
-    # $1 name, $2 value, $3 ttl seconds or NULL (no expiry)
+    # $2 name, $3 value, $4 ttl seconds or NULL (no expiry)
     SET_LOCK = """
-        INSERT INTO {s}.tc_locks AS l (name, value, expires_at)
-        VALUES ($1, $2, now() + $3::bigint * interval '1 second')
-        ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"""
+        INSERT INTO {s}.tc_locks AS l (ns, name, value, expires_at)
+        VALUES ($1, $2, $3, now() + $4::bigint * interval '1 second')
+        ON CONFLICT (ns, name) DO UPDATE
+        SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at"""
 
-    RENEW_LOCK = (
-        """
-        UPDATE {s}.tc_locks SET expires_at = now() + $3::bigint * interval '1 second'
-        WHERE name = $1 AND value = $2 AND """
-        + _LIVE
-        + """
+    RENEW_LOCK = f"""
+        UPDATE {{s}}.tc_locks SET expires_at = now() + $4::bigint * interval '1 second'
+        WHERE ns = $1 AND name = $2 AND value = $3 AND {_LIVE}
         RETURNING true"""
-    )
 
-    # $1 name, $2 value or NULL (any). Expired rows are deleted but do not count.
-    RELEASE_LOCK = (
-        """
-        WITH gone AS (DELETE FROM {s}.tc_locks WHERE name = $1 AND ($2::text IS NULL OR value = $2)
+    # $2 name, $3 value or NULL (any). Expired rows are deleted but do not count.
+    RELEASE_LOCK = f"""
+        WITH gone AS (DELETE FROM {{s}}.tc_locks
+                      WHERE ns = $1 AND name = $2 AND ($3::text IS NULL OR value = $3)
                       RETURNING expires_at)
-        SELECT count(*) FROM gone WHERE """
-        + _LIVE
-    )
+        SELECT count(*) FROM gone WHERE {_LIVE}"""
 
-    GET_LOCK = "SELECT value FROM {s}.tc_locks WHERE name = $1 AND " + _LIVE
+    GET_LOCK = f"SELECT value FROM {{s}}.tc_locks WHERE ns = $1 AND name = $2 AND {_LIVE}"
 
-    # Whole seconds left, rounded half up as Redis TTL does; NULL seconds = no expiry.
-    LOCK_TTL = (
-        """
+    # Whole seconds left, rounded half up as Redis TTL does; NULL = no expiry.
+    LOCK_TTL = f"""
         SELECT floor(extract(epoch FROM expires_at - now()) + 0.5)::bigint
-        FROM {s}.tc_locks WHERE name = $1 AND """
-        + _LIVE
-    )
+        FROM {{s}}.tc_locks WHERE ns = $1 AND name = $2 AND {_LIVE}"""
 
-    # $1 LIKE pattern (escaped prefix + '%')
-    LIST_LOCKS = (
-        """
-        SELECT name, value FROM {s}.tc_locks WHERE name LIKE $1 ESCAPE '\\' AND """
-        + _LIVE
-        + ' ORDER BY name COLLATE "C"'
-    )
+    # $2 LIKE pattern (escaped prefix + '%')
+    LIST_LOCKS = f"""
+        SELECT name, value FROM {{s}}.tc_locks
+        WHERE ns = $1 AND name LIKE $2 ESCAPE '\\' AND {_LIVE} ORDER BY name COLLATE "C" """
 
-    # $1 name, $2 ttl seconds. Absent or expired counts as -1, so the first call returns 0.
+    # $2 name, $3 ttl seconds. Absent or expired counts as -1, so the first call returns 0.
     INCREMENT_LOCK = """
-        INSERT INTO {s}.tc_locks AS l (name, value, expires_at)
-        VALUES ($1, '0', now() + $2::bigint * interval '1 second')
-        ON CONFLICT (name) DO UPDATE SET
+        INSERT INTO {s}.tc_locks AS l (ns, name, value, expires_at)
+        VALUES ($1, $2, '0', now() + $3::bigint * interval '1 second')
+        ON CONFLICT (ns, name) DO UPDATE SET
             value = CASE WHEN l.expires_at IS NOT NULL AND l.expires_at <= now() THEN '0'
                          ELSE (l.value::bigint + 1)::text END,
             expires_at = EXCLUDED.expires_at
         RETURNING value::bigint"""
 
-    SWEEP_LOCKS = "DELETE FROM {s}.tc_locks WHERE expires_at <= now()"
+    SWEEP_LOCKS = "DELETE FROM {s}.tc_locks WHERE ns = $1 AND expires_at <= now()"
 
     # ------------------------------------------------------------------ workers
 
-    # $1 member, $2 name, $3 queues[], $4 time (whole seconds), $5 queues joined with ","
+    # $2 member, $3 name, $4 queues[], $5 time (whole seconds), $6 queues joined with ","
     REGISTER_WORKER = """
-        WITH w AS (INSERT INTO {s}.tc_workers (member, name, queues, registered, started)
-                   VALUES ($1, $2, $3, true, $4)
-                   ON CONFLICT (member) DO UPDATE
+        WITH w AS (INSERT INTO {s}.tc_workers (ns, member, name, queues, registered, started)
+                   VALUES ($1, $2, $3, $4, true, $5)
+                   ON CONFLICT (ns, member) DO UPDATE
                    SET registered = true, started = EXCLUDED.started, queues = EXCLUDED.queues)
-        INSERT INTO {s}.tc_pings (name, queues, time) VALUES ($2, $5, $4)
-        ON CONFLICT (name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time"""
+        INSERT INTO {s}.tc_pings (ns, name, queues, time) VALUES ($1, $3, $6, $5)
+        ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time"""
 
-    # $1 name, $2 queues joined with ",", $3 time (whole seconds)
+    # $2 name, $3 queues joined with ",", $4 time (whole seconds)
     PING_WORKER = """
-        INSERT INTO {s}.tc_pings (name, queues, time) VALUES ($1, $2, $3)
-        ON CONFLICT (name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time"""
+        INSERT INTO {s}.tc_pings (ns, name, queues, time) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time"""
 
     LIST_WORKERS = """
-        SELECT name, queues FROM {s}.tc_workers WHERE registered ORDER BY member COLLATE "C" """
+        SELECT name, queues FROM {s}.tc_workers WHERE ns = $1 AND registered
+        ORDER BY member COLLATE "C" """
 
-    WORKER_STARTED = "SELECT started FROM {s}.tc_workers WHERE member = $1 AND registered"
+    WORKER_STARTED = """
+        SELECT started FROM {s}.tc_workers WHERE ns = $1 AND member = $2 AND registered"""
 
     CURRENT_JOB = """
         SELECT job_queue, job_payload, job_run_at FROM {s}.tc_workers
-        WHERE member = $1 AND job_payload IS NOT NULL"""
+        WHERE ns = $1 AND member = $2 AND job_payload IS NOT NULL"""
 
     CURRENT_JOBS = """
         SELECT name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
-        WHERE registered ORDER BY member COLLATE "C" """
+        WHERE ns = $1 AND registered ORDER BY member COLLATE "C" """
 
-    WORKER_PINGS = 'SELECT name, queues, time FROM {s}.tc_pings ORDER BY name COLLATE "C"'
+    WORKER_PINGS = """
+        SELECT name, queues, time FROM {s}.tc_pings WHERE ns = $1 ORDER BY name COLLATE "C" """
 
-    # Step 1 of clean_worker (inside its transaction): lock the worker's rows.
+    # Step 1 of clean_worker (inside its transaction): $2 name; lock the worker's rows.
     CLEAN_WORKER_LOCK = """
         SELECT name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
-        WHERE name = $1 ORDER BY member COLLATE "C" FOR UPDATE"""
+        WHERE ns = $1 AND name = $2 ORDER BY member COLLATE "C" FOR UPDATE"""
 
-    # Step 2: $1 name, $2 failure records (in order). Deletes every trace, appends failures.
-    CLEAN_WORKER_APPLY = (
-        """
-        WITH workers AS (DELETE FROM {s}.tc_workers WHERE name = $1),
-             pings AS (DELETE FROM {s}.tc_pings WHERE name = $1),
-             own AS (DELETE FROM {s}.tc_counters
-                     WHERE name IN ('processed:' || $1, 'failed:' || $1)),
-             failed AS (INSERT INTO {s}.tc_failures (body)
-                        SELECT body FROM unnest($2::text[]) WITH ORDINALITY AS f (body, n)
+    # Step 2: $2 name, $3 failure records (in order). Deletes every trace, appends failures.
+    CLEAN_WORKER_APPLY = f"""
+        WITH workers AS (DELETE FROM {{s}}.tc_workers WHERE ns = $1 AND name = $2),
+             pings AS (DELETE FROM {{s}}.tc_pings WHERE ns = $1 AND name = $2),
+             own AS (DELETE FROM {{s}}.tc_counters
+                     WHERE ns = $1 AND name IN ('processed:' || $2, 'failed:' || $2)),
+             failed AS (INSERT INTO {{s}}.tc_failures (ns, body)
+                        SELECT $1, body FROM unnest($3::text[]) WITH ORDINALITY AS f (body, n)
                         ORDER BY n),
-             counted AS (INSERT INTO {s}.tc_counters AS c (name, shard, value)
-                         SELECT 'failed', """
-        + _SHARD
-        + """, cardinality($2::text[])
-                         WHERE cardinality($2::text[]) > 0
-                         """
-        + _BUMP_COUNTERS
-        + """)
+             counted AS (INSERT INTO {{s}}.tc_counters AS c (ns, name, shard, value)
+                         SELECT $1, 'failed', {_SHARD}, cardinality($3::text[])
+                         WHERE cardinality($3::text[]) > 0 {_BUMP})
         SELECT 1"""
-    )
 
     # ------------------------------------------------------------------ stats and failures
 
-    # $1 names, $2 deltas (same length, names unique)
-    INCREMENT_STATS = (
-        """
-        INSERT INTO {s}.tc_counters AS c (name, shard, value)
-        SELECT n, """
-        + _SHARD
-        + """, d FROM unnest($1::text[], $2::bigint[]) AS t (n, d)
-        """
-        + _BUMP_COUNTERS
-    )
+    # $2 names, $3 deltas (same length, names unique)
+    INCREMENT_STATS = f"""
+        INSERT INTO {{s}}.tc_counters AS c (ns, name, shard, value)
+        SELECT $1, n, {_SHARD}, d FROM unnest($2::text[], $3::bigint[]) AS t (n, d) {_BUMP}"""
 
-    STATS = "SELECT name, sum(value)::bigint FROM {s}.tc_counters GROUP BY name"
+    STATS = "SELECT name, sum(value)::bigint FROM {s}.tc_counters WHERE ns = $1 GROUP BY name"
 
-    PUSH_FAILURE = "INSERT INTO {s}.tc_failures (body) VALUES ($1)"
+    PUSH_FAILURE = "INSERT INTO {s}.tc_failures (ns, body) VALUES ($1, $2)"
 
-    FAILURE_COUNT = "SELECT count(*) FROM {s}.tc_failures"
+    FAILURE_COUNT = "SELECT count(*) FROM {s}.tc_failures WHERE ns = $1"
 
-    # $1 offset, $2 limit (NULL = to the end)
-    FAILURES_SLICE = "SELECT body FROM {s}.tc_failures ORDER BY id OFFSET $1 LIMIT $2"
+    # $2 offset, $3 limit (NULL = to the end)
+    FAILURES_SLICE = """
+        SELECT body FROM {s}.tc_failures WHERE ns = $1 ORDER BY id OFFSET $2 LIMIT $3"""
 
     FAILURES_RANGE = """
-        WITH n AS (SELECT count(*) AS n FROM {s}.tc_failures),
-             b AS (SELECT CASE WHEN $1::bigint < 0 THEN greatest(n + $1, 0) ELSE $1 END AS lo,
-                          CASE WHEN $2::bigint < 0 THEN n + $2 ELSE least($2, n - 1) END AS hi
+        WITH n AS (SELECT count(*) AS n FROM {s}.tc_failures WHERE ns = $1),
+             b AS (SELECT CASE WHEN $2::bigint < 0 THEN greatest(n + $2, 0) ELSE $2 END AS lo,
+                          CASE WHEN $3::bigint < 0 THEN n + $3 ELSE least($3, n - 1) END AS hi
                    FROM n)
-        SELECT body FROM {s}.tc_failures ORDER BY id
+        SELECT body FROM {s}.tc_failures WHERE ns = $1 ORDER BY id
         OFFSET (SELECT lo FROM b) LIMIT (SELECT greatest(hi - lo + 1, 0) FROM b)"""
 
-    _FIRST_FAILURE = """
-        SELECT id FROM {s}.tc_failures WHERE digest = decode(md5($1), 'hex') AND body = $1
-        ORDER BY id LIMIT 1 FOR UPDATE"""
-
-    REMOVE_FAILURE = (
-        """
-        WITH gone AS (DELETE FROM {s}.tc_failures WHERE id = ("""
-        + _FIRST_FAILURE
-        + """) RETURNING 1)
+    # $2 record
+    REMOVE_FAILURE = f"""
+        WITH gone AS (DELETE FROM {{s}}.tc_failures
+                      WHERE ns = $1 AND id = ({_FIRST_FAILURE}) RETURNING 1)
         SELECT count(*) FROM gone"""
-    )
 
-    # $1 record, $2 queue, $3 payload, $4 notify channel. One row back = retried.
-    RETRY_FAILURE = (
-        """
-        WITH gone AS (DELETE FROM {s}.tc_failures WHERE id = ("""
-        + _FIRST_FAILURE
-        + """) RETURNING 1),
-             known AS (INSERT INTO {s}.tc_queues (name) SELECT $2 FROM gone
+    # $2 record, $3 queue, $4 payload, $5 notify channel. One row back = retried.
+    RETRY_FAILURE = f"""
+        WITH gone AS (DELETE FROM {{s}}.tc_failures
+                      WHERE ns = $1 AND id = ({_FIRST_FAILURE}) RETURNING 1),
+             known AS (INSERT INTO {{s}}.tc_queues (ns, name) SELECT $1, $3 FROM gone
                        ON CONFLICT DO NOTHING),
-             job AS (INSERT INTO {s}.tc_jobs (queue, payload) SELECT $2, $3 FROM gone)
-        SELECT pg_notify($4, $2) FROM gone"""
-    )
+             job AS (INSERT INTO {{s}}.tc_jobs (ns, queue, payload) SELECT $1, $3, $4 FROM gone)
+        SELECT pg_notify($5, $3) FROM gone"""
 
     # ------------------------------------------------------------------ maintenance
 
-    # A multi-statement simple query runs as one implicit transaction.
     FLUSH = """
-        DELETE FROM {s}.tc_jobs; DELETE FROM {s}.tc_queues; DELETE FROM {s}.tc_delayed;
-        DELETE FROM {s}.tc_workers; DELETE FROM {s}.tc_pings; DELETE FROM {s}.tc_counters;
-        DELETE FROM {s}.tc_locks; DELETE FROM {s}.tc_failures"""
+        WITH jobs AS (DELETE FROM {s}.tc_jobs WHERE ns = $1),
+             queues AS (DELETE FROM {s}.tc_queues WHERE ns = $1),
+             delayed AS (DELETE FROM {s}.tc_delayed WHERE ns = $1),
+             workers AS (DELETE FROM {s}.tc_workers WHERE ns = $1),
+             pings AS (DELETE FROM {s}.tc_pings WHERE ns = $1),
+             counters AS (DELETE FROM {s}.tc_counters WHERE ns = $1),
+             locks AS (DELETE FROM {s}.tc_locks WHERE ns = $1),
+             failures AS (DELETE FROM {s}.tc_failures WHERE ns = $1)
+        SELECT 1"""
 
     PING = "SELECT 1"
 
@@ -328,15 +316,15 @@ class Queries:
         self.schema = quoted_schema
         for name, template in vars(Queries).items():
             if name.isupper() and isinstance(template, str):
-                setattr(self, name, template.format(s=quoted_schema))
+                setattr(self, name, template.replace("{s}", quoted_schema))
         self._reserve: dict[tuple[int, bool], str] = {}
 
     def reserve(self, queue_count: int, *, complete_first: bool) -> str:
         """The reserve statement for ``queue_count`` queues, cached per (count, variant).
 
-        Parameters: ``$1`` member, ``$2`` worker name, ``$3`` worker queues (text[]), ``$4``
-        run_at; with ``complete_first`` also ``$5`` counter names to bump and ``$6`` the
-        failure record (or NULL); then one parameter per queue, in priority order.
+        Parameters: ``$1`` namespace, ``$2`` member, ``$3`` worker name, ``$4`` worker queues
+        (text[]), ``$5`` run_at; with ``complete_first`` also ``$6`` counter names to bump and
+        ``$7`` the failure record (or NULL); then one parameter per queue, in priority order.
 
         One statement: per queue ``(SELECT .. ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)``
         branches under ``UNION ALL .. LIMIT 1`` (branches after the first hit never run), the
@@ -351,34 +339,35 @@ class Queries:
         if cached is not None:
             return cached
         s = self.schema
-        first = 7 if complete_first else 5
+        first = 8 if complete_first else 6
         params = [f"${first + i}" for i in range(queue_count)]
         branches = "\n              UNION ALL\n              ".join(
-            f"SELECT * FROM (SELECT queue, id FROM {s}.tc_jobs WHERE queue = {p} "
+            f"SELECT * FROM (SELECT queue, id FROM {s}.tc_jobs WHERE ns = $1 AND queue = {p} "
             f"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS q{i}"
             for i, p in enumerate(params)
         )
         parts = []
         if complete_first:
             parts.append(
-                f"failed AS (INSERT INTO {s}.tc_failures (body) "
-                "SELECT $6::text WHERE $6::text IS NOT NULL)"
+                f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
+                "SELECT $1, $7::text WHERE $7::text IS NOT NULL)"
             )
             parts.append(
-                f"counted AS (INSERT INTO {s}.tc_counters AS c (name, shard, value) "
-                f"SELECT n, {_SHARD}, 1 FROM unnest($5::text[]) AS n {_BUMP_COUNTERS})"
+                f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
+                f"SELECT $1, n, {_SHARD}, 1 FROM unnest($6::text[]) AS n {_BUMP})"
             )
-        parts.append(f"pick AS (\n              {branches}\n              LIMIT 1)")
+        parts.append(f"pick AS MATERIALIZED (\n              {branches}\n              LIMIT 1)")
         parts.append(
             f"job AS (DELETE FROM {s}.tc_jobs AS j USING pick "
-            "WHERE j.queue = pick.queue AND j.id = pick.id RETURNING j.queue, j.payload)"
+            "WHERE j.ns = $1 AND j.queue = pick.queue AND j.id = pick.id "
+            "RETURNING j.queue, j.payload)"
         )
         upsert = (
             f"INSERT INTO {s}.tc_workers AS w "
-            "(member, name, queues, registered, job_queue, job_payload, job_run_at) "
+            "(ns, member, name, queues, registered, job_queue, job_payload, job_run_at) "
         )
         on_conflict = (
-            " ON CONFLICT (member) DO UPDATE SET job_queue = EXCLUDED.job_queue, "
+            " ON CONFLICT (ns, member) DO UPDATE SET job_queue = EXCLUDED.job_queue, "
             "job_payload = EXCLUDED.job_payload, job_run_at = EXCLUDED.job_run_at"
         )
         if complete_first:
@@ -386,16 +375,16 @@ class Queries:
             # updated twice in one statement.
             parts.append(
                 f"cur AS ({upsert}"
-                "SELECT $1, $2, $3::text[], false, job.queue, job.payload, "
-                "CASE WHEN job.queue IS NULL THEN NULL ELSE $4::text END "
+                "SELECT $1, $2, $3, $4::text[], false, job.queue, job.payload, "
+                "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
                 "FROM (SELECT 1) AS one LEFT JOIN job ON true "
-                f"WHERE job.queue IS NOT NULL OR EXISTS "
-                f"(SELECT 1 FROM {s}.tc_workers WHERE member = $1){on_conflict})"
+                "WHERE job.queue IS NOT NULL OR EXISTS "
+                f"(SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member = $2){on_conflict})"
             )
         else:
             parts.append(
-                f"cur AS ({upsert}"
-                f"SELECT $1, $2, $3::text[], false, queue, payload, $4::text FROM job{on_conflict})"
+                f"cur AS ({upsert}SELECT $1, $2, $3, $4::text[], false, queue, payload, "
+                f"$5::text FROM job{on_conflict})"
             )
         sql = (
             "WITH "
@@ -403,7 +392,7 @@ class Queries:
             + "\nSELECT queue, payload, NULL::boolean AS retry FROM job"
             + "\nUNION ALL"
             + f"\nSELECT NULL, NULL, EXISTS (SELECT 1 FROM {s}.tc_jobs "
-            + f"WHERE queue IN ({', '.join(params)}))"
+            + f"WHERE ns = $1 AND queue IN ({', '.join(params)}))"
             + "\nWHERE NOT EXISTS (SELECT 1 FROM job)"
         )
         self._reserve[key] = sql
