@@ -6,13 +6,17 @@ read on the loop's own monotonic clock, never the injected clock) and takes at m
 ====  ==============================================================  =========
 step  condition (``working`` = children running a job, ``n`` = size)  action
 ====  ==============================================================  =========
-1     loop blocked (lag > ``max_event_loop_delay``) and ``n > min``   ``"-"``
+1     loop blocked (see below) and ``n > min``                        ``"-"``
 2     loop blocked                                                    ``"x"``
 3     ``n < min``                                                     ``"+"``
 4     ``n < max`` and (``n == 0`` or ``working / n > 0.5``)           ``"+"``
 5     ``n > min`` and ``working / n < 0.5``                           ``"-"``
 6     otherwise                                                       ``"x"``
 ====  ==============================================================  =========
+
+The loop counts as blocked while any of the last three probes lagged more than
+``max_event_loop_delay`` (node-resque trusted one probe, which can fire between two blocking
+jobs and let the pool grow).
 
 ``"+"`` starts a child named ``f"{name}+{k}"`` (``k`` the smallest number no live or stopping
 child uses); ``"-"`` ends the newest child gracefully in the background, so a long job never
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +43,8 @@ from taskcore.queue import Queue
 from taskcore.worker import Worker, default_name
 
 __all__ = ["MultiWorker"]
+
+_LAG_WINDOW = 3  # probes that must all be on time before the loop counts as free again
 
 
 class MultiWorker(EventEmitter):
@@ -87,6 +94,7 @@ class MultiWorker(EventEmitter):
         self.workers: list[Worker] = []
         self.event_loop_delay = 0.0
         """The lag measured by the last probe, in seconds."""
+        self._recent_lags: deque[float] = deque(maxlen=_LAG_WINDOW)
         self._ending: dict[Worker, asyncio.Task[None]] = {}
         self._forwarders: dict[Worker, AnyHandler] = {}
         self._stop = asyncio.Event()
@@ -94,8 +102,12 @@ class MultiWorker(EventEmitter):
 
     @property
     def event_loop_blocked(self) -> bool:
-        """True when the last probe saw more lag than ``max_event_loop_delay``."""
-        return self.event_loop_delay > self.max_event_loop_delay
+        """True when one of the last few probes saw more lag than ``max_event_loop_delay``.
+
+        A single on-time probe proves little: it may have fired in the gap between two jobs
+        that each block the loop. Growth therefore needs ``_LAG_WINDOW`` on-time probes in a row.
+        """
+        return any(lag > self.max_event_loop_delay for lag in self._recent_lags)
 
     @property
     def working(self) -> int:
@@ -133,6 +145,7 @@ class MultiWorker(EventEmitter):
                 await asyncio.wait_for(self._stop.wait(), self.check_interval)
                 return
             self.event_loop_delay = max(0.0, loop.time() - started - self.check_interval)
+            self._recent_lags.append(self.event_loop_delay)
 
     def _decide(self) -> str:
         n = len(self.workers)
