@@ -127,9 +127,13 @@ class NotificationHub:
         log.warning("taskcore postgres: the LISTEN connection dropped; reconnecting")
         self._wake_all()
         if self._reconnect is None or self._reconnect.done():
-            self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
+            self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop(conn))
 
-    async def _reconnect_loop(self) -> None:
+    async def _reconnect_loop(self, dead: asyncpg.Connection) -> None:
+        # Hand the dead connection back first: when it was borrowed from a caller's pool, the
+        # pool slot would otherwise stay taken for good.
+        with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+            await self._release(dead)
         attempt = 0
         while not self._closed and self._subscribers and not self.listening:
             delay = _RECONNECT_DELAYS[min(attempt, len(_RECONNECT_DELAYS) - 1)]

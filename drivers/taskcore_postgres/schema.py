@@ -209,7 +209,7 @@ def channel_for(schema: str, namespace: str) -> str:
 def _create_statements(schema: str) -> list[str]:
     """DDL for version 1, compiled from :data:`METADATA` into ``schema``."""
     target = sa.MetaData()
-    statements = [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"]
+    statements = []
     for table in METADATA.sorted_tables:
         copy = table.to_metadata(target, schema=schema)
         statements.append(str(CreateTable(copy, if_not_exists=True).compile(dialect=_DIALECT)))
@@ -230,11 +230,20 @@ def _create_statements(schema: str) -> list[str]:
 _MIGRATIONS: dict[int, Callable[[str], Sequence[str]]] = {1: _create_statements}
 
 
+# Catalog lookups read pg_class/pg_namespace with the statement's snapshot. to_regclass() and
+# to_regnamespace() go through the backend's catalog caches instead, which may still hold a
+# "does not exist" entry from before another process committed the schema: an advisory lock,
+# unlike a table lock, does not make the backend process invalidations (observed here: five
+# concurrent opens ran the migration twice).
+_TABLE_EXISTS = """
+    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+                   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                   WHERE n.nspname = $1 AND c.relname = 'tc_schema_version')"""
+_SCHEMA_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)"
+
+
 async def _current_version(conn: asyncpg.Connection, schema: str) -> int:
-    exists = await conn.fetchval(
-        "SELECT to_regclass($1) IS NOT NULL", f"{quote_ident(schema)}.tc_schema_version"
-    )
-    if not exists:
+    if not await conn.fetchval(_TABLE_EXISTS, schema):
         return 0
     value = await conn.fetchval(
         f"SELECT coalesce(max(version), 0) FROM {quote_ident(schema)}.tc_schema_version"
@@ -263,6 +272,10 @@ async def ensure_schema(conn: asyncpg.Connection, schema: str) -> int:
             "SELECT pg_advisory_xact_lock($1, hashtext($2))", _ADVISORY_CLASS, schema
         )
         found = await _current_version(conn, schema)
+        if found == 0 and not await conn.fetchval(_SCHEMA_EXISTS, schema):
+            # Only when missing: CREATE SCHEMA checks the CREATE privilege on the database
+            # even with IF NOT EXISTS, which a role confined to an existing schema lacks.
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
         for version in range(found + 1, SCHEMA_VERSION + 1):
             # One simple-query round trip per migration: DDL has no parameters.
             script = [*_MIGRATIONS[version](schema)]
