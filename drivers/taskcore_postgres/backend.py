@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -50,6 +50,7 @@ _SWEEP_EVERY = 60.0
 
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
+    asyncpg.InternalClientError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.ConnectionDoesNotExistError,
@@ -58,6 +59,18 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
 )
+
+
+# Everything the driver translates into taskcore errors.
+_NATIVE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+T = TypeVar("T")
 
 
 def _digest(payload: str) -> bytes:
@@ -165,31 +178,48 @@ class PostgresBackend(Backend):
         try:
             async with pool.acquire() as conn:
                 yield conn
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _NATIVE as exc:
             mapped = self._translate(exc)
             if mapped is None:
                 raise
             raise mapped from exc
 
+    async def _run(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """Run ``op`` on a pooled connection, with native errors translated.
+
+        A connection the server dropped while it sat idle in the pool (a restart, or
+        ``pg_terminate_backend``) can fail its next use with InternalClientError before
+        anything is sent; that connection is discarded and ``op`` runs once more on a fresh one.
+        """
+        for attempt in range(2):
+            async with self._connection() as conn:
+                try:
+                    return await op(conn)
+                except asyncpg.InternalClientError:
+                    conn.terminate()
+                    if attempt:
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # Every statement in Queries takes the namespace as $1; these helpers pass it.
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async with self._connection() as conn:
-            rows: list[asyncpg.Record] = await conn.fetch(sql, self.namespace, *args)
-            return rows
+        rows: list[asyncpg.Record] = await self._run(
+            lambda conn: conn.fetch(sql, self.namespace, *args)
+        )
+        return rows
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
-        async with self._connection() as conn:
-            row: asyncpg.Record | None = await conn.fetchrow(sql, self.namespace, *args)
-            return row
+        row: asyncpg.Record | None = await self._run(
+            lambda conn: conn.fetchrow(sql, self.namespace, *args)
+        )
+        return row
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        async with self._connection() as conn:
-            return await conn.fetchval(sql, self.namespace, *args)
+        return await self._run(lambda conn: conn.fetchval(sql, self.namespace, *args))
 
     async def _execute(self, sql: str, *args: Any) -> None:
-        async with self._connection() as conn:
-            await conn.execute(sql, self.namespace, *args)
+        await self._run(lambda conn: conn.execute(sql, self.namespace, *args))
 
     async def _listener_connect(self) -> asyncpg.Connection:
         if self._dsn is not None:
@@ -223,7 +253,7 @@ class PostgresBackend(Backend):
             assert self._pool is not None
             async with self._pool.acquire() as conn:
                 await schema_mod.ensure_schema(conn, self.schema)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _NATIVE as exc:
             await self._close_pool()
             mapped = self._translate(exc)
             if mapped is None:
@@ -247,8 +277,7 @@ class PostgresBackend(Backend):
         await self._close_pool()
 
     async def ping(self) -> None:
-        async with self._connection() as conn:
-            await conn.fetchval(self._sql.PING)
+        await self._run(lambda conn: conn.fetchval(self._sql.PING))
 
     # ------------------------------------------------------------------ 2. queues
 
@@ -339,7 +368,7 @@ class PostgresBackend(Backend):
             raise BackendError("the PostgreSQL backend is not open; call `await backend.open()`")
         try:
             return await self._hub.subscribe(queues)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except _NATIVE as exc:
             mapped = self._translate(exc)
             if mapped is None:
                 raise
@@ -460,18 +489,21 @@ class PostgresBackend(Backend):
         """One transaction: lock the worker's rows, build each orphaned job's failure record
         with ``failure_for``, then delete every trace and append the failures (with ``failed``
         bumped) in one statement. If ``failure_for`` raises, nothing is written."""
-        async with self._connection() as conn, conn.transaction():
-            jobs: list[CurrentJob] = []
-            for wname, queues, queue, payload, run_at in await conn.fetch(
-                self._sql.CLEAN_WORKER_LOCK, self.namespace, name
-            ):
-                if payload is not None:
-                    jobs.append(
-                        self._current(WorkerId(wname, tuple(queues)), queue, payload, run_at)
-                    )
-            records = [failure_for(job) for job in jobs]
-            await conn.execute(self._sql.CLEAN_WORKER_APPLY, self.namespace, name, records)
-        return jobs
+
+        async def clean(conn: asyncpg.Connection) -> list[CurrentJob]:
+            async with conn.transaction():
+                jobs: list[CurrentJob] = []
+                for wname, queues, queue, payload, run_at in await conn.fetch(
+                    self._sql.CLEAN_WORKER_LOCK, self.namespace, name
+                ):
+                    if payload is not None:
+                        worker = WorkerId(wname, tuple(queues))
+                        jobs.append(self._current(worker, queue, payload, run_at))
+                records = [failure_for(job) for job in jobs]
+                await conn.execute(self._sql.CLEAN_WORKER_APPLY, self.namespace, name, records)
+            return jobs
+
+        return await self._run(clean)
 
     # ------------------------------------------------------------------ 6. stats and failures
 
