@@ -48,10 +48,11 @@ _RESERVE_ATTEMPTS = 3
 _SWEEP_EVERY = 60.0
 """Seconds between deletions of expired lock rows (piggy-backed on promote_due)."""
 
+# The native errors that mean "the server cannot be reached" (or the connection to it broke).
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
-    asyncpg.InternalClientError,
     TimeoutError,
+    asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.CannotConnectNowError,
@@ -95,10 +96,9 @@ class PostgresBackend(Backend):
     existing :class:`asyncpg.Pool` (not closed by :meth:`aclose`; the LISTEN connection is then
     borrowed from it). ``namespace`` is the ``ns`` key column of every row; ``schema`` is the
     PostgreSQL schema holding the tables (default ``taskcore``, created on :meth:`open`).
-    ``min_size``/``max_size`` size
-    the pool this backend creates; other ``options`` go to :func:`asyncpg.create_pool` (for
-    example ``server_settings={"synchronous_commit": "off"}``, ``command_timeout``,
-    ``statement_cache_size=0`` behind PgBouncer in transaction mode).
+    ``min_size``/``max_size`` size the pool this backend creates; other ``options`` go to
+    :func:`asyncpg.create_pool` (for example ``server_settings={"synchronous_commit": "off"}``,
+    ``command_timeout``, ``statement_cache_size=0`` behind PgBouncer in transaction mode).
     """
 
     capabilities = Capabilities(
@@ -120,7 +120,10 @@ class PostgresBackend(Backend):
     ) -> None:
         self.namespace = namespace
         self.schema = schema if schema is not None else schema_mod.DEFAULT_SCHEMA
-        quoted = schema_mod.quote_ident(self.schema)
+        try:
+            quoted = schema_mod.quote_ident(self.schema)
+        except ValueError as exc:
+            raise ConfigError(f"schema: {exc}") from exc
         self._sql = Queries(quoted)
         self._head_sequence = f"{quoted}.{schema_mod.HEAD_SEQUENCE}"
         self.channel = schema_mod.channel_for(self.schema, namespace)
@@ -239,7 +242,8 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ 1. lifecycle
 
     async def open(self) -> None:
-        """Create the pool (when given a DSN) and create or upgrade this namespace's schema.
+        """Create the pool (when given a DSN) and create or upgrade the tables (once per
+        database and schema, not per namespace).
 
         Idempotent. Raises BackendUnavailable when the server cannot be reached."""
         if self._opened:
