@@ -10,6 +10,7 @@ returning a :class:`~conformance_tests.drivers.DriverSpec`. Everything else foll
   storage and namespace (``backend_factory(namespace=...)`` for another namespace on the same
   storage). All are closed at teardown, after each namespace used is flushed;
 * ``backend``: the first of those;
+* ``storage_url``: the URL they all connect to (e.g. for a worker in another process);
 * ``capabilities``: the driver's :class:`~taskcore.backend.Capabilities`;
 * the ``requires_capability(name)`` marker: a test so marked is skipped when the driver's flag
   ``name`` is False. Never by driver name.
@@ -35,6 +36,7 @@ __all__ = [
     "namespace",
     "pytest_configure",
     "requires_capability_gate",
+    "storage_url",
 ]
 
 
@@ -78,10 +80,18 @@ def requires_capability_gate(request: pytest.FixtureRequest) -> None:
         pytest.skip(f"driver does not declare Capabilities.{name}")
 
 
+@pytest.fixture
+def storage_url(driver: DriverSpec) -> str:
+    """The URL every backend of this test connects to (one storage per test)."""
+    return driver.url()
+
+
 @pytest_asyncio.fixture
-async def backend_factory(driver: DriverSpec, namespace: str) -> AsyncIterator[BackendFactory]:
+async def backend_factory(
+    driver: DriverSpec, namespace: str, storage_url: str
+) -> AsyncIterator[BackendFactory]:
     """Open backends sharing one storage; close them all and flush their namespaces after."""
-    url = driver.url()
+    url = storage_url
     opened: list[Backend] = []
 
     async def make(namespace: str | None = None) -> Backend:
