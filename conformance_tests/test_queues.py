@@ -120,6 +120,18 @@ class QueueContract:
         assert await backend.stats() == {"failed": 1, f"failed:{w.name}": 1}
         assert await backend.failures(0, -1) == [record]
 
+    async def test_complete_failure_without_record_counts_failed_but_lists_nothing(
+        self, backend: Backend
+    ) -> None:
+        # The Retry plugin's outcome: the attempt failed, the job was rescheduled.
+        w = worker()
+        await backend.push("math", job(1))
+        await backend.reserve(["math"], w, NOW)
+        await backend.complete(w, Outcome.failure(None))
+        assert await backend.current_job(w) is None
+        assert await backend.stats() == {"failed": 1, f"failed:{w.name}": 1}
+        assert await backend.failure_count() == 0
+
     async def test_complete_skipped_moves_no_counter(self, backend: Backend) -> None:
         w = worker()
         await backend.push("math", job(1))

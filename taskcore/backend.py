@@ -154,7 +154,8 @@ class Outcome:
 
     * ``success``: ``processed`` and ``processed:<name>`` are incremented.
     * ``failure``: ``failed`` and ``failed:<name>`` are incremented and ``failure_record`` (an
-      encoded resque failure) is appended to the failed list.
+      encoded resque failure) is appended to the failed list. A failure without a record is
+      counted but not listed: a plugin (Retry) has taken the job over.
     * ``skipped``: a before-perform hook stopped the job; no counter moves (node-resque's rule).
     """
 
@@ -166,7 +167,7 @@ class Outcome:
         return cls("success")
 
     @classmethod
-    def failure(cls, record: str) -> Outcome:
+    def failure(cls, record: str | None) -> Outcome:
         return cls("failure", record)
 
     @classmethod
@@ -298,8 +299,8 @@ class Backend(abc.ABC):
     async def complete(self, worker: WorkerId, outcome: Outcome) -> None:
         """Record the outcome of ``worker``'s current job and clear its current-job record.
 
-        One atomic step: counters per :meth:`Outcome.stat_deltas`, the failure record appended
-        for a failure, the current-job record deleted.
+        One atomic step: counters per :meth:`Outcome.stat_deltas`, the failure record (when
+        there is one) appended to the failed list, the current-job record deleted.
         """
 
     async def complete_and_reserve(

@@ -386,7 +386,8 @@ class Worker(EventEmitter):
                 self.emit("success", queue, job, context.result, duration)
                 return Outcome.success()
             if not context.failure_recorded:
-                return await self._failed_unrecorded()
+                # A plugin (Retry) took the failure over: counted as failed, not listed.
+                return Outcome.failure(None)
             return self._failed(reservation, job, context.error, duration)
         finally:
             self.working = False
@@ -455,15 +456,6 @@ class Worker(EventEmitter):
         )
         self.emit("failure", reservation.queue, job, error, duration)
         return Outcome.failure(record)
-
-    async def _failed_unrecorded(self) -> Outcome:
-        """A failure a plugin took over (Retry): counted as failed, no failed-list entry."""
-        deltas = Outcome.failure("").stat_deltas(self.name)
-        try:
-            await self.backend.increment_stats(deltas)
-        except Exception as exc:
-            self.emit("error", exc, None, None)
-        return Outcome.skipped()
 
     async def perform_inline(self, func: str, args: Any = None) -> Any:
         """Run job ``func`` with its perform hooks in this process; nothing touches storage.
