@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal, Self
@@ -41,6 +41,7 @@ __all__ = [
     "FailureFactory",
     "Outcome",
     "PollingWakeUp",
+    "QueueWakeUp",
     "Reservation",
     "WakeUp",
     "WorkerId",
@@ -236,6 +237,40 @@ class PollingWakeUp(WakeUp):
 
     async def aclose(self) -> None:
         self._event.set()
+
+
+class QueueWakeUp(PollingWakeUp):
+    """A :class:`WakeUp` for a set of queues, fed by a driver's listener.
+
+    Drivers with ``Capabilities.enqueue_notifications`` keep one listener per backend (Redis
+    pub/sub, PostgreSQL LISTEN) and call :meth:`notify` with the queue each push names, or with
+    None when pushes may have been missed (a dropped connection): then every watcher wakes.
+    ``on_close`` lets the listener forget the watcher.
+    """
+
+    def __init__(self, queues: Iterable[str], on_close: Callable[[QueueWakeUp], None]) -> None:
+        super().__init__()
+        self.queues = frozenset(queues)
+        self._on_close = on_close
+        self._closed = False
+
+    def wants(self, queue: str) -> bool:
+        """True if a push to ``queue`` concerns this watcher (an empty set watches all)."""
+        return not self.queues or queue in self.queues
+
+    def notify(self, queue: str | None = None) -> None:
+        if queue is None or self.wants(queue):
+            super().notify()
+
+    def arm(self) -> None:
+        if not self._closed:
+            super().arm()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._on_close(self)
+        await super().aclose()
 
 
 class Backend(abc.ABC):

@@ -3,7 +3,7 @@
 Pushes and promotions send ``pg_notify(<channel>, <queue>)`` inside their own statement, so a
 notification is delivered exactly when the job becomes visible (at commit). One dedicated
 connection per backend LISTENs on the namespace's channel and sets the event of every
-:class:`PostgresWakeUp` watching that queue.
+:class:`QueueWakeUp` watching that queue.
 
 Notifications sent while the listening connection is down are lost, so whenever it drops or
 comes back every waiter is woken: a spurious wake-up only costs the worker one empty reserve,
@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 
-from taskcore.backend import WakeUp
+from taskcore.backend import QueueWakeUp
 
-__all__ = ["NotificationHub", "PostgresWakeUp"]
+__all__ = ["NotificationHub"]
 
 log = logging.getLogger(__name__)
 
@@ -30,38 +30,6 @@ Release = Callable[[asyncpg.Connection], Awaitable[None]]
 
 _RECONNECT_DELAYS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 """Seconds between attempts to re-open a dropped listener; the last repeats."""
-
-
-class PostgresWakeUp(WakeUp):
-    """Waits for NOTIFYs about a set of queues (all queues when the set is empty)."""
-
-    def __init__(self, hub: NotificationHub, queues: Sequence[str]) -> None:
-        self._hub = hub
-        self._queues = frozenset(queues)
-        self._event = asyncio.Event()
-        self._closed = False
-
-    def arm(self) -> None:
-        if not self._closed:
-            self._event.clear()
-
-    def notify(self, queue: str | None) -> None:
-        """Called by the hub: ``queue`` was pushed to (None: anything may have been)."""
-        if queue is None or not self._queues or queue in self._queues:
-            self._event.set()
-
-    async def wait(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._event.set()
-            await self._hub.unsubscribe(self)
 
 
 class NotificationHub:
@@ -73,7 +41,7 @@ class NotificationHub:
         self._release = release
         self._channel = channel
         self._conn: asyncpg.Connection | None = None
-        self._subscribers: set[PostgresWakeUp] = set()
+        self._subscribers: set[QueueWakeUp] = set()
         self._lock = asyncio.Lock()
         self._reconnect: asyncio.Task[None] | None = None
         self._closed = False
@@ -83,17 +51,14 @@ class NotificationHub:
         """True while the LISTEN connection is up."""
         return self._conn is not None and not self._conn.is_closed()
 
-    async def subscribe(self, queues: Sequence[str]) -> PostgresWakeUp:
+    async def subscribe(self, queues: Sequence[str]) -> QueueWakeUp:
         """A wake-up for ``queues``; LISTEN is active before this returns, so a push that
         commits afterwards is seen. Raises what ``connect`` raises when the server is down."""
         self._closed = False
         await self._ensure_listening()
-        wake = PostgresWakeUp(self, queues)
+        wake = QueueWakeUp(queues, self._subscribers.discard)
         self._subscribers.add(wake)
         return wake
-
-    async def unsubscribe(self, wake: PostgresWakeUp) -> None:
-        self._subscribers.discard(wake)
 
     async def _ensure_listening(self) -> None:
         async with self._lock:

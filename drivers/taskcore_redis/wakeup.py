@@ -3,7 +3,7 @@
 Every script that pushes into a queue (push, promote_due, retry_failure) publishes the queue's
 name on :attr:`Keys.pushed_channel`. :class:`PushListener` holds the backend's single
 subscription (opened lazily by the first :meth:`RedisBackend.wake_up`, closed by ``aclose``) and
-sets the event of every :class:`RedisWakeUp` watching that queue.
+sets the event of every :class:`QueueWakeUp` watching that queue.
 
 node-resque does not publish: a job it enqueues is found by the worker's poll fallback (the
 ``wait`` timeout), not by a notification. When the subscription's connection fails, every
@@ -20,9 +20,9 @@ from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from taskcore.backend import PollingWakeUp
+from taskcore.backend import QueueWakeUp
 
-__all__ = ["PushListener", "RedisWakeUp"]
+__all__ = ["PushListener"]
 
 _SUBSCRIBE_CONFIRM_TIMEOUT = 5.0
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
@@ -38,33 +38,6 @@ async def _close_quietly(pubsub: PubSub) -> None:
         await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
 
-class RedisWakeUp(PollingWakeUp):
-    """Waits for pushes to ``queues`` (empty: any queue), fed by a :class:`PushListener`.
-
-    The event handling (:meth:`notify`, :meth:`wait`) is :class:`PollingWakeUp`'s; what this
-    adds is the feed: the listener calls :meth:`notify` for each push to a watched queue.
-    """
-
-    def __init__(self, listener: PushListener, queues: Iterable[str]) -> None:
-        super().__init__()
-        self._listener = listener
-        self.queues = frozenset(queues)
-        self._closed = False
-
-    def wants(self, queue: str) -> bool:
-        """True if a push to ``queue`` concerns this watcher."""
-        return not self.queues or queue in self.queues
-
-    def arm(self) -> None:
-        if not self._closed:
-            super().arm()
-
-    async def aclose(self) -> None:
-        self._closed = True
-        self._listener.remove(self)
-        await super().aclose()
-
-
 class PushListener:
     """The backend's one subscription to its pushed channel.
 
@@ -75,19 +48,19 @@ class PushListener:
     def __init__(self, client: Redis, channel: str) -> None:
         self._client = client
         self._channel = channel
-        self._watchers: set[RedisWakeUp] = set()
+        self._watchers: set[QueueWakeUp] = set()
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._start_lock = asyncio.Lock()
 
-    async def watch(self, queues: Iterable[str]) -> RedisWakeUp:
+    async def watch(self, queues: Iterable[str]) -> QueueWakeUp:
         """A new watcher for ``queues``, subscribing first if this is the first one."""
         await self._start()
-        wakeup = RedisWakeUp(self, queues)
+        wakeup = QueueWakeUp(queues, self.remove)
         self._watchers.add(wakeup)
         return wakeup
 
-    def remove(self, wakeup: RedisWakeUp) -> None:
+    def remove(self, wakeup: QueueWakeUp) -> None:
         """Stop feeding ``wakeup``. Idempotent."""
         self._watchers.discard(wakeup)
 
@@ -125,8 +98,7 @@ class PushListener:
                 continue
             queue = _text(message["data"])
             for watcher in list(self._watchers):
-                if watcher.wants(queue):
-                    watcher.notify()
+                watcher.notify(queue)
 
     async def _resubscribe(self, broken: PubSub) -> PubSub:
         """A fresh, confirmed subscription, retried with back-off until the server is back."""
