@@ -22,15 +22,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import importlib.util
 import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from taskcore import codec
@@ -122,25 +119,10 @@ async def cmd_scheduler(args: argparse.Namespace) -> int:
     return await _serve(_app_settings(args, min_workers=0, max_workers=0, scheduler=True))
 
 
-DEMO_TASKS = Path(__file__).resolve().parent.parent / "examples" / "demo_tasks.py"
-
-
-def _load_demo_tasks() -> ModuleType:
-    # the demo's tasks live in examples/ (a source checkout or an editable install)
-    spec = importlib.util.spec_from_file_location("taskcore_demo_tasks", DEMO_TASKS)
-    if spec is None or spec.loader is None or not DEMO_TASKS.is_file():
-        raise ConfigError(
-            f"taskcore demo needs examples/demo_tasks.py next to the taskcore package "
-            f"({DEMO_TASKS} is missing); run it from a source checkout: pip install -e ."
-        )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 async def cmd_demo(args: argparse.Namespace) -> int:
-    demo = _load_demo_tasks()
+    from taskcore import demo  # imported on use: it registers the demo's tasks
+
+    demo.reset()
     settings = Settings(
         url="memory://taskcore-demo",
         namespace=f"demo-{os.getpid()}-{time.monotonic_ns()}",

@@ -133,3 +133,18 @@ def test_demo_runs_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert "refused to enqueue add with bad inputs" in out
     assert "ran heartbeat" in out
     assert "summary" in out and "demo finished" in out
+
+
+def test_demo_tasks_ship_in_the_package_and_a_second_run_starts_afresh(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # a wheel has no examples/: the demo's tasks must be importable from the package
+    from taskcore import demo
+
+    assert Path(demo.__file__).parent == Path(main.__code__.co_filename).parent
+    for _ in range(2):
+        assert main(["demo", "--seconds", "1.5"]) == 0
+        out = capsys.readouterr().out
+        # charge_card declines its first attempt on every run, not only the first one
+        assert "card declined (attempt 1)" in out
+        assert "audit' middleware: add 2, charge_card 1," in out

@@ -1,4 +1,6 @@
-"""The tasks of ``taskcore demo`` (also runnable: ``taskcore run examples.demo_tasks:tasks``).
+"""The tasks of ``taskcore demo`` (also runnable: ``taskcore run taskcore.demo:tasks``).
+
+Part of the package (not ``examples/``) so that the demo works from an installed wheel.
 
 Shows one of each kind of job:
 
@@ -22,11 +24,21 @@ from typing import Any
 from taskcore.plugins import Plugin
 from taskcore.tasks import Middleware, TaskAPI, TaskRegistry
 
-__all__ = ["scenario", "tasks"]
+__all__ = ["enqueues", "reset", "scenario", "tasks"]
 
 tasks = TaskRegistry()
 enqueues: Counter[str] = Counter()
 _attempts: Counter[int] = Counter()
+
+
+def reset() -> None:
+    """Forget the enqueue counts and attempts of an earlier run in this process.
+
+    The counters are module state (the tasks are plain functions); a second demo run in the same
+    process would otherwise see ``charge_card`` succeed at once and report summed counts.
+    """
+    enqueues.clear()
+    _attempts.clear()
 
 
 def _audit(plugin: Plugin) -> bool:
