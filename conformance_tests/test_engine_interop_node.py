@@ -158,3 +158,119 @@ async def test_taskcore_scheduler_cleans_a_dead_node_worker(backend: Backend) ->
     assert seen["allWorkingOn"] == {}
     assert seen["failedCount"] == 1
     assert seen["failed"][0]["payload"] == {"class": "sleep", "queue": "math", "args": [60000]}
+
+
+# ---------------------------------------------------------------- jobs across the two engines
+
+
+async def drain(worker: Worker, log: EventLog) -> None:
+    """Start ``worker`` on jobs queued beforehand and return once it has recorded every one.
+
+    The first ``pause`` comes after the outcome of the last job was written: the worker records
+    an outcome in the same storage call that finds the queues empty.
+    """
+    await worker.start()
+    await log.wait_for("pause")
+
+
+async def test_taskcore_worker_performs_node_jobs_in_priority_order(backend: Backend) -> None:
+    nested = {"user": {"name": "Zoë", "tags": ["ß", "日本"]}, "path": "/var/tmp"}
+    batch = [
+        {"queue": "low", "class": "echo", "args": ["low-1"]},
+        {"queue": "mail/eu", "class": "echo", "args": ["a/b", nested, 3.5, None, True]},
+        {"queue": "low", "class": "explode", "args": ["bad ünïcode/input"]},
+        {"queue": "critical", "class": "echo", "args": [{"k": "✓"}]},
+        {"queue": "low", "class": "echo", "args": ["low-2"]},
+    ]
+    enqueued = await node(backend, "enqueue.js", "--batch", codec.dumps(batch))
+    assert enqueued["results"] == [True] * len(batch)
+
+    performed: list[list[Any]] = []
+
+    def echo(*args: Any) -> int:
+        performed.append(list(args))
+        return len(args)
+
+    def explode(message: str) -> None:
+        performed.append([message])
+        raise ValueError(message)
+
+    worker = Worker(
+        backend,
+        Jobs({"echo": echo, "explode": explode}),
+        queues=["critical", "mail/eu", "low"],
+        name="py-interop:1",
+        timeout=0.1,
+    )
+    log = EventLog(worker)
+    await drain(worker, log)
+    try:
+        # strict priority: every reservation starts again from the first queue
+        assert performed == [
+            [{"k": "✓"}],
+            ["a/b", nested, 3.5, None, True],
+            ["low-1"],
+            ["bad ünïcode/input"],
+            ["low-2"],
+        ]
+        seen = await node(backend, "inspect.js")
+    finally:
+        await worker.end()
+
+    assert seen["stats"]["processed"] == "4"
+    assert seen["stats"]["failed"] == "1"
+    assert seen["stats"]["processed:py-interop:1"] == "4"
+    assert seen["lengths"] == {"critical": 0, "low": 0, "mail/eu": 0}
+    assert seen["workers"] == {"py-interop:1": "critical,mail/eu,low"}
+    assert seen["allWorkingOn"] == {"py-interop:1": "started"}
+    assert seen["failedCount"] == 1
+    (failure,) = seen["failed"]
+    assert failure["payload"] == {"class": "explode", "queue": "low", "args": ["bad ünïcode/input"]}
+    assert failure["worker"] == "py-interop:1"
+    assert failure["queue"] == "low"
+    assert failure["exception"] == "ValueError"
+    assert failure["error"] == "bad ünïcode/input"
+    assert failure["backtrace"][0] == "Traceback (most recent call last):"
+    assert failure["backtrace"][-1] == "ValueError: bad ünïcode/input"
+    assert codec.parse_date(failure["failed_at"]) is not None
+
+
+async def test_node_worker_performs_taskcore_jobs(backend: Backend) -> None:
+    queue = Queue(backend)
+    await queue.enqueue("math", "add", [1, 2])
+    await queue.enqueue_in(60_000, "math", "echo", [{"msg": "grüße/1"}, "x"])
+    await queue.enqueue("math", "fail", ["kaputt ✗"])
+    clock = FakeClock(time.time() + 120)  # past the delayed job's due time, without waiting
+    scheduler = Scheduler(
+        backend, name="py-scheduler", clock=clock, stuck_worker_timeout=None, queue=queue
+    )
+    assert await scheduler.poll()
+    await scheduler.end()
+
+    worked = await node(
+        backend, "worker.js", "--queues", "math", "--count", "3", "--name", "node-interop:1"
+    )
+
+    assert worked["errors"] == []
+    assert [(r["event"], r["job"]["class"]) for r in worked["results"]] == [
+        ("success", "add"),
+        ("failure", "fail"),
+        ("success", "echo"),  # promoted to the tail after the two queued jobs
+    ]
+    assert worked["results"][0]["result"] == 3
+    assert worked["results"][1]["error"] == "Error: kaputt ✗"
+    assert worked["results"][2]["result"] == [{"msg": "grüße/1"}, "x"]
+
+    stats = await queue.stats()
+    assert (stats["processed"], stats["failed"]) == (2, 1)
+    (failure,) = await queue.failed()
+    assert failure.job == codec.Job("fail", "math", ["kaputt ✗"])
+    assert (failure.worker, failure.queue) == ("node-interop:1", "math")
+    assert (failure.exception, failure.error) == ("Error", "kaputt ✗")
+    # node-resque stores the stack without its message line
+    assert failure.backtrace is not None and failure.backtrace[0].lstrip().startswith("at ")
+    assert codec.parse_date(failure.failed_at) is not None
+    # node's record is matched byte for byte: taskcore can retry it
+    assert await queue.retry_and_remove_failed(failure)
+    assert await queue.failed_count() == 0
+    assert await queue.queued("math") == [codec.Job("fail", "math", ["kaputt ✗"])]
