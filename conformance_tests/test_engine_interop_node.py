@@ -9,6 +9,7 @@ only where the driver declares the resque wire format.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import time
 from typing import Any
@@ -21,9 +22,12 @@ from conformance_tests.engine_support import EventLog
 from taskcore import codec
 from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
+from taskcore.errors import ValidationError
 from taskcore.jobs import Jobs
+from taskcore.plugins.retry import args_key
 from taskcore.queue import Queue
 from taskcore.scheduler import Scheduler
+from taskcore.tasks import TaskAPI, TaskRegistry
 from taskcore.worker import Worker
 
 pytestmark = [
@@ -274,3 +278,244 @@ async def test_node_worker_performs_taskcore_jobs(backend: Backend) -> None:
     assert await queue.retry_and_remove_failed(failure)
     assert await queue.failed_count() == 0
     assert await queue.queued("math") == [codec.Job("fail", "math", ["kaputt ✗"])]
+
+
+# ---------------------------------------------------------------- Retry state shared by both
+
+RETRY_ARGS: list[Any] = ["boom", {"id": 7, "tag": "café/ü"}]
+RETRY_NODE_OPTIONS = '{"retryLimit": 3, "retryDelay": 1000}'
+
+
+class RetryRun:
+    """One ``fail`` job with Retry (3 attempts in all, 1000 ms apart) on both engines.
+
+    Promotion of a re-enqueued attempt goes through a taskcore Scheduler on a clock an hour
+    ahead, so no test waits for the retry delay.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        jobs = Jobs()
+
+        @jobs.register(
+            "fail",
+            plugins=["Retry"],
+            plugin_options={"Retry": {"retry_limit": 3, "retry_delay": 1000}},
+        )
+        def fail(message: str, _detail: Any) -> None:
+            raise RuntimeError(message)
+
+        self.worker = Worker(backend, jobs, queues=["retry"], name="py-retry", timeout=0.1)
+        self.log = EventLog(self.worker)
+
+    async def python_attempt(self) -> None:
+        assert await self.worker.work_one()
+
+    async def node_attempt(self) -> dict[str, Any]:
+        worked: dict[str, Any] = await node(
+            self.backend,
+            "worker.js",
+            "--queues",
+            "retry",
+            "--name",
+            "node-retry",
+            "--retry",
+            RETRY_NODE_OPTIONS,
+        )
+        assert worked["errors"] == []
+        return worked
+
+    async def promote(self) -> None:
+        clock = FakeClock(time.time() + 3600)
+        scheduler = Scheduler(
+            self.backend, name="py-scheduler", clock=clock, stuck_worker_timeout=None
+        )
+        log = EventLog(scheduler)
+        await scheduler.poll()
+        await scheduler.end()
+        assert [job for _, job in log.args("transferred_job")] == [
+            codec.Job("fail", "retry", RETRY_ARGS)
+        ]
+
+    async def node_view(self) -> dict[str, Any]:
+        """The retry state as node-resque's Retry plugin addresses it."""
+        state: dict[str, Any] = await node(
+            self.backend,
+            "retry-state.js",
+            "--queue",
+            "retry",
+            "--class",
+            "fail",
+            "--args",
+            codec.dumps(RETRY_ARGS),
+        )
+        return state
+
+    async def python_view(self) -> tuple[str | None, dict[str, Any] | None]:
+        """(attempt counter, parsed last error) under taskcore's Retry key names."""
+        key = args_key(RETRY_ARGS)
+        counter = await self.backend.get_lock(f"resque-retry:fail:{key}")
+        last = await self.backend.get_lock(f"failure-resque-retry:fail:{key}")
+        return counter, None if last is None else json.loads(last)
+
+
+async def test_retry_state_written_by_node_is_continued_by_taskcore(backend: Backend) -> None:
+    run = RetryRun(backend)
+    await Queue(backend).enqueue("retry", "fail", RETRY_ARGS)
+
+    first = await run.node_attempt()
+    assert [(r["remainingAttempts"], r["delay"]) for r in first["reEnqueued"]] == [(2, 1000)]
+    counter, last = await run.python_view()
+    assert counter == "0"  # node's first failure, read under taskcore's key names
+    assert last is not None
+    assert (last["exception"], last["worker"], last["queue"]) == ("Error: boom", "fail", "retry")
+    assert last["payload"] == RETRY_ARGS
+
+    await run.promote()
+    await run.python_attempt()
+    # taskcore continued node's count: 3 - (0 + 1) - 1 = 1 attempt left, so no failure yet
+    ((_, job, info),) = run.log.args("re_enqueue")
+    assert job == codec.Job("fail", "retry", RETRY_ARGS)
+    assert info["remaining_attempts"] == 1
+    assert run.log.args("failure") == []
+    seen = await run.node_view()
+    assert seen["retryKey"] == f"{backend.namespace}:resque-retry:fail:{args_key(RETRY_ARGS)}"
+    assert seen["attempts"] == "1"
+    assert seen["lastError"]["exception"] == "RuntimeError: boom"
+    assert seen["lastError"]["payload"] == RETRY_ARGS
+    assert (seen["lastError"]["worker"], seen["lastError"]["queue"]) == ("fail", "retry")
+    # Both sides give the keys a TTL. The values differ on purpose: node-resque uses the
+    # 1000 ms delay as 1000 s (its TTL bug); taskcore uses ceil(1000 ms) + 3600 s.
+    assert seen["attemptsTtl"] > 1000 and seen["lastErrorTtl"] > 1000
+
+    await run.promote()
+    final = await run.node_attempt()
+    # node read taskcore's counter: its third attempt is the last, a normal failure
+    assert final["reEnqueued"] == []
+    assert [(r["event"], r["error"]) for r in final["results"]] == [("failure", "Error: boom")]
+    assert await run.python_view() == (None, None)
+
+    (failure,) = await Queue(backend).failed()
+    assert (failure.worker, failure.exception, failure.error) == ("node-retry", "Error", "boom")
+    assert failure.job == codec.Job("fail", "retry", RETRY_ARGS)
+    inspected = await node(backend, "inspect.js")
+    assert inspected["failedCount"] == 1
+    assert inspected["failed"][0]["payload"] == {
+        "class": "fail",
+        "queue": "retry",
+        "args": RETRY_ARGS,
+    }
+    assert inspected["timestamps"] == [] and inspected["lengths"] == {"retry": 0}
+    # three failed attempts, none processed (node's Retry nets its "success" out)
+    assert (inspected["stats"]["failed"], inspected["stats"]["processed"]) == ("3", "0")
+
+
+async def test_retry_state_written_by_taskcore_is_continued_by_node(backend: Backend) -> None:
+    run = RetryRun(backend)
+    await Queue(backend).enqueue("retry", "fail", RETRY_ARGS)
+
+    await run.python_attempt()
+    ((_, _, info),) = run.log.args("re_enqueue")
+    assert info["remaining_attempts"] == 2
+    seen = await run.node_view()
+    assert seen["attempts"] == "0"  # taskcore's first failure, found by node's key names
+    assert seen["lastError"]["exception"] == "RuntimeError: boom"
+    assert seen["attemptsTtl"] > 0 and seen["lastErrorTtl"] > 0
+
+    await run.promote()
+    second = await run.node_attempt()
+    # node continued taskcore's count: one attempt left (it would say 2 on a fresh counter)
+    assert [r["remainingAttempts"] for r in second["reEnqueued"]] == [1]
+    counter, last = await run.python_view()
+    assert counter == "1"
+    assert last is not None and last["exception"] == "Error: boom"
+    # node-resque's TTL bug: the 1000 ms retry delay becomes a TTL of 1000 s (not 1 s)
+    assert 0 < (await run.node_view())["attemptsTtl"] <= 1000
+
+    await run.promote()
+    await run.python_attempt()
+    # taskcore read node's counter: its third attempt is the last, a recorded failure
+    assert len(run.log.args("re_enqueue")) == 1
+    ((queue, job, error, _),) = run.log.args("failure")
+    assert (queue, job) == ("retry", codec.Job("fail", "retry", RETRY_ARGS))
+    assert isinstance(error, RuntimeError)
+    assert await run.python_view() == (None, None)
+
+    inspected = await node(backend, "inspect.js")
+    assert inspected["failedCount"] == 1
+    (failure,) = inspected["failed"]
+    assert failure["payload"] == {"class": "fail", "queue": "retry", "args": RETRY_ARGS}
+    assert (failure["worker"], failure["exception"], failure["error"]) == (
+        "py-retry",
+        "RuntimeError",
+        "boom",
+    )
+    (record,) = await Queue(backend).failed()
+    assert json.loads(record.raw) == failure  # both read the one record taskcore wrote
+    assert inspected["stats"]["failed"] == "3"
+
+
+# ---------------------------------------------------------------- Actionhero-shaped tasks
+
+
+async def test_taskcore_task_validates_and_runs_node_enqueued_task_payloads(
+    backend: Backend,
+) -> None:
+    tasks = TaskRegistry()
+    received: list[dict[str, Any]] = []
+
+    @tasks.task(queue="mail")
+    async def send_welcome(email: str, name: str, retries: int = 2) -> str:
+        received.append({"email": email, "name": name, "retries": retries})
+        return f"welcome {name}"
+
+    # Actionhero's task.enqueue writes {"class": name, "queue": q, "args": [inputs]}
+    batch = [
+        {
+            "queue": "mail",
+            "class": "send_welcome",
+            "args": [{"email": "zoë@x.io", "name": "Zoë/ü"}],
+        },
+        {"queue": "mail", "class": "send_welcome", "args": [{"name": "no email"}]},
+    ]
+    await node(backend, "enqueue.js", "--batch", codec.dumps(batch))
+    worker = Worker(backend, tasks.jobs, queues=["mail"], name="py-tasks", timeout=0.1)
+    log = EventLog(worker)
+    await drain(worker, log)
+    await worker.end()
+
+    assert received == [{"email": "zoë@x.io", "name": "Zoë/ü", "retries": 2}]
+    assert [args[2] for args in log.args("success")] == ["welcome Zoë/ü"]
+    ((_, job, error, _),) = log.args("failure")
+    assert job == codec.Job("send_welcome", "mail", [{"name": "no email"}])
+    assert isinstance(error, ValidationError) and "email" in str(error)
+    seen = await node(backend, "inspect.js")
+    (failure,) = seen["failed"]
+    assert failure["payload"] == batch[1]
+    assert failure["exception"] == "ValidationError"
+    assert "email" in failure["error"]
+
+
+async def test_node_worker_reads_args0_of_a_taskcore_task_as_its_inputs(backend: Backend) -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task(queue="greetings")
+    def greet(who: str, punctuation: str = "!") -> str:
+        return f"hello {who}{punctuation}"
+
+    api = TaskAPI(Queue(backend), tasks)
+    assert await api.enqueue("greet", {"who": "Zoë/ü"})
+    with pytest.raises(ValidationError):
+        await api.enqueue("greet", {"punctuation": "?"})  # nothing written for invalid inputs
+
+    inputs = {"who": "Zoë/ü", "punctuation": "!"}  # validated, defaults filled
+    seen = await node(backend, "inspect.js")
+    assert seen["queued"] == {
+        "greetings": [{"class": "greet", "queue": "greetings", "args": [inputs]}]
+    }
+    worked = await node(
+        backend, "worker.js", "--queues", "greetings", "--tasks", "greet", "--count", "1"
+    )
+    assert [(r["event"], r["result"]) for r in worked["results"]] == [
+        ("success", {"task": "greet", "inputs": inputs})
+    ]
