@@ -1,5 +1,8 @@
 """Engine interop with node-resque 9 on one Redis namespace: each side's scheduler promotes the
-other's delayed jobs and cleans the other's dead workers.
+other's delayed jobs and cleans the other's dead workers; each side's worker performs the jobs
+the other enqueued and the other reads the stats and failures it recorded; the Retry plugin's
+counter and last error written by one side are continued by the other; Actionhero-shaped task
+payloads (``args[0]`` is the inputs object) are worked in both directions.
 
 node cannot reach an in-process server, so these tests always use the real Redis of
 :func:`conformance_tests.servers.redis_url` (the ``driver`` fixture is pinned to it) and run
