@@ -329,6 +329,76 @@ async def test_a_storage_error_is_emitted_and_the_worker_keeps_going(
     assert (await backend.stats())["processed"] == 1
 
 
+async def test_a_storage_call_applied_but_whose_reply_was_lost_loses_no_job(
+    backend: Backend, jobs: Jobs, done: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server ran the call, then the reply was lost (a timeout, a dropped connection): the
+    # job it reserved is only in the current-job record. A blind retry would overwrite it.
+    lost = {"reserve": 1, "complete_and_reserve": 1}
+
+    def reply_lost(method: str) -> Any:
+        real = getattr(backend, method)
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = await real(*args, **kwargs)
+            if lost[method]:
+                lost[method] -= 1
+                raise BackendUnavailable("reply lost; is the network up?")
+            return result
+
+        return call
+
+    for method in lost:
+        monkeypatch.setattr(backend, method, reply_lost(method))
+    queue = Queue(backend)
+    for n in range(4):
+        await queue.enqueue("math", "add", [n])
+    worker = make_worker(backend, jobs, timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success", count=4)
+        await log.wait_for("pause")
+    finally:
+        await worker.end()
+    assert len(log.args("error")) == 2
+    assert sorted(done) == [("add", n, 0) for n in range(4)]
+    assert (await backend.stats())["processed"] == 4
+    assert await backend.failure_count() == 0
+
+
+async def test_a_busy_wildcard_worker_notices_a_new_queue_within_timeout(
+    backend: Backend, jobs: Jobs
+) -> None:
+    clock = FakeClock()
+    queue = Queue(backend, clock=clock)
+    ran: list[str] = []
+
+    async def again() -> None:
+        ran.append("b")  # always one more job on "b": the worker never idles
+        await queue.enqueue("b", "again")
+
+    async def first() -> None:
+        ran.append("a")
+
+    worker = make_worker(
+        backend, Jobs({"again": again, "first": first}), queues="*", clock=clock, timeout=5.0
+    )
+    log = EventLog(worker)
+    await queue.enqueue("b", "again")
+    await worker.start()
+    try:
+        await log.wait_for("success", count=3)
+        await queue.enqueue("a", "first")  # sorts ahead of "b", unknown to the worker yet
+        await log.wait_for("success", count=len(log.args("success")) + 3)
+        assert "a" not in ran
+        clock.advance(5.0)
+        await log.wait_for("success", lambda q, *_: q == "a")
+    finally:
+        worker.request_stop()
+        await worker.end()
+
+
 async def test_graceful_shutdown_finishes_the_current_job_and_loses_nothing(
     backend: Backend,
 ) -> None:

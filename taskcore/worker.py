@@ -12,10 +12,13 @@ Loop contract:
   ``timeout`` seconds, so a push reaches an idle worker within milliseconds on drivers with
   notifications and within ``timeout`` seconds (the poll fallback) on the others.
 * **Wildcard.** ``queues="*"`` registers once as ``WorkerId(name, ("*",))`` and reserves over
-  :meth:`~taskcore.backend.Backend.list_queues`, refreshed on every idle cycle, so new queues
-  are noticed without re-registering (node-resque re-tracked on every cycle, wiping its stats).
+  :meth:`~taskcore.backend.Backend.list_queues`, refreshed on every idle cycle and at least every
+  ``timeout`` seconds while busy, so new queues are noticed without re-registering (node-resque
+  re-tracked on every idle cycle, wiping its stats, and never looked while busy).
 * **Nothing lost.** A reserved job stays in the worker's current-job record until its outcome is
-  recorded. Storage errors are emitted as ``error`` and retried with back-off; the outcome is
+  recorded. Storage errors are emitted as ``error`` and retried with back-off; before the retry
+  the worker reads its current-job record back, since a call whose reply was lost may have been
+  applied (a blind retry would overwrite the record of a job reserved for it). The outcome is
   kept and recorded when storage is back. An unknown class or a malformed payload is a recorded
   failure, never a crash. On shutdown the current job finishes; past ``shutdown_timeout`` it is
   cancelled and recorded as a failure.
@@ -38,7 +41,7 @@ import signal
 import socket
 import traceback
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from taskcore import codec
 from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
@@ -80,6 +83,18 @@ def _parse_queues(queues: Sequence[str] | str) -> tuple[str, ...] | None:
             'or "*" alone for every queue'
         )
     return names
+
+
+class _Held(NamedTuple):
+    """The worker's current-job record as the worker knows it (``run_at`` as stored)."""
+
+    queue: str
+    payload: str
+    run_at: str
+
+
+def _held(reservation: Reservation, now: float) -> _Held:
+    return _Held(reservation.queue, reservation.payload, codec.js_date(now))
 
 
 def _is_async(fn: PerformFn) -> bool:
@@ -267,31 +282,35 @@ class Worker(EventEmitter):
         return await self.backend.list_queues()
 
     async def _run(self) -> None:
-        pending: Outcome | None = None
+        pending: Outcome | None = None  # the outcome of the job in ``held``, not yet recorded
+        held: _Held | None = None  # what our current-job record holds, as far as we know
+        in_doubt = False  # a storage call failed: storage may or may not have applied it
         queues: list[str] | None = None
+        listed_at = 0.0
         backoff = 0.1
-        single_call = self.backend.capabilities.single_call_complete_and_reserve
         assert self._wake is not None
         while not self._stop.is_set():
+            reservation: Reservation | None = None
             try:
-                if queues is None:
-                    queues = await self._queue_list()
-                self._wake.arm()
-                self.emit("poll", ",".join(queues))
-                now = self.clock.now()
-                if pending is not None and single_call and queues:
-                    reservation = await self.backend.complete_and_reserve(
-                        self.worker_id, pending, queues, now
-                    )
+                if in_doubt:
+                    pending, reservation, held = await self._recover(pending, held)
+                    in_doubt = False
+                if reservation is None:
+                    # A busy wildcard worker never idles, so it re-lists its queues every
+                    # ``timeout`` seconds as well: a new queue cannot starve behind a busy one.
+                    if queues is None or (
+                        self.wildcard and self.clock.now() - listed_at >= self.timeout
+                    ):
+                        listed_at = self.clock.now()
+                        queues = await self._queue_list()
+                    self._wake.arm()
+                    self.emit("poll", ",".join(queues))
+                    now = self.clock.now()
+                    reservation = await self._step(pending, queues, now)
                     pending = None
-                else:
-                    if pending is not None:
-                        await self.backend.complete(self.worker_id, pending)
-                        pending = None
-                    reservation = (
-                        await self.backend.reserve(queues, self.worker_id, now) if queues else None
-                    )
+                    held = None if reservation is None else _held(reservation, now)
             except Exception as exc:
+                in_doubt = True
                 self.emit("error", exc, None, None)
                 await self._wait_for_stop(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF, self.timeout)
@@ -304,16 +323,57 @@ class Worker(EventEmitter):
                     queues = None
                 continue
             pending = await self._process(reservation)
-        if pending is not None:
-            await self._finish(pending)
+        await self._finish(pending, held, in_doubt)
 
-    async def _finish(self, outcome: Outcome) -> None:
-        """Record the last outcome while stopping, retrying a few times on storage errors."""
+    async def _step(
+        self, pending: Outcome | None, queues: Sequence[str], now: float
+    ) -> Reservation | None:
+        """Record ``pending`` (if any) and reserve the next job: one storage call on drivers
+        with ``single_call_complete_and_reserve``."""
+        if pending is None:
+            return await self.backend.reserve(queues, self.worker_id, now) if queues else None
+        if queues:
+            return await self.backend.complete_and_reserve(self.worker_id, pending, queues, now)
+        await self.backend.complete(self.worker_id, pending)
+        return None
+
+    async def _recover(
+        self, pending: Outcome | None, held: _Held | None
+    ) -> tuple[Outcome | None, Reservation | None, _Held | None]:
+        """After a failed storage call, read what storage actually did.
+
+        A call can fail after the server applied it (a reply lost to a timeout or a dropped
+        connection). Retrying blindly would then overwrite the current-job record of a job the
+        server reserved for us, losing it. So: a record that is still the job we hold means the
+        outcome was not recorded (keep it); any other record is a job reserved for us (run it);
+        no record means the outcome was recorded and nothing reserved.
+        Returns ``(pending, job to run, held)``.
+        """
+        current = await self.backend.current_job(self.worker_id)
+        if current is None:
+            return None, None, None
+        record = _Held(current.queue, current.payload, current.run_at)
+        if pending is not None and record == held:
+            return pending, None, held
+        return None, Reservation(current.queue, current.payload), record
+
+    async def _finish(self, pending: Outcome | None, held: _Held | None, in_doubt: bool) -> None:
+        """Record the last outcome while stopping, retrying a few times on storage errors.
+
+        Whatever stays in the current-job record is failed by ``clean_worker`` in :meth:`end`.
+        """
         for attempt in range(_FINISH_ATTEMPTS):
             try:
-                await self.backend.complete(self.worker_id, outcome)
+                if in_doubt:
+                    pending, job, held = await self._recover(pending, held)
+                    in_doubt = False
+                    if job is not None:
+                        return  # reserved but never run: clean_worker records it as failed
+                if pending is not None:
+                    await self.backend.complete(self.worker_id, pending)
                 return
             except Exception as exc:
+                in_doubt = True
                 self.emit("error", exc, None, None)
                 if attempt + 1 < _FINISH_ATTEMPTS:
                     await asyncio.sleep(min(0.1 * 2**attempt, self.timeout))
