@@ -256,6 +256,20 @@ class JobLockContract(PluginFixtures):
         assert calls[0] == ("job", "math", [7])
         assert await queue.locks() == {}
 
+    async def test_a_job_that_never_took_the_lock_leaves_another_workers_lock(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        # An earlier plugin's before_perform raised, so JobLock's never ran; its after_perform
+        # still runs (the job failed) and must not delete the lock a running copy holds.
+        jobs = Jobs()
+        jobs.register("job", add, plugins=[FailBeforePerform, "JobLock"])
+        queue, worker = self.setup(backend, clock, jobs)
+        await backend.set_lock("workerslock:job:math:[1,2]", "held by host:2", 60)
+        await queue.enqueue("math", "job", [1, 2])
+        assert await worker.work_one() is True
+        assert (await queue.stats())["failed"] == 1
+        assert await backend.get_lock("workerslock:job:math:[1,2]") == "held by host:2"
+
 
 class DelayQueueLockContract(PluginFixtures):
     """DelayQueueLock: no immediate copy while the same job is scheduled."""
@@ -491,6 +505,13 @@ class SkipPerform(Plugin):
 
     async def before_perform(self) -> bool:
         return False
+
+
+class FailBeforePerform(Plugin):
+    """A custom plugin whose before_perform raises (e.g. its storage call failed)."""
+
+    async def before_perform(self) -> bool:
+        raise Busted("before_perform failed")
 
 
 class Recorder(Plugin):

@@ -3,7 +3,8 @@
 ``before_perform`` takes the lock ``workerslock:<func>:<queue>:<args JSON>`` (TTL
 ``lock_timeout`` seconds). If another worker holds it the job is not run (no counter moves) and,
 unless ``re_enqueue`` is False, it is scheduled again ``enqueue_timeout`` milliseconds later.
-``after_perform`` releases the lock, after a success and after a failure.
+``after_perform`` releases the lock it took (never another worker's), after a success and after
+a failure.
 
 Options: ``lock_timeout`` (seconds, 3600), ``enqueue_timeout`` (milliseconds, 1001),
 ``re_enqueue`` (True), ``key`` (a lock name, or a callable ``key(plugin) -> str``).
@@ -85,11 +86,10 @@ class JobLock(Plugin):
         return False
 
     async def after_perform(self) -> bool:
+        # Release only a lock this job took: when an earlier hook raised, before_perform never
+        # ran and the lock (if any) belongs to a copy running elsewhere.
         held = self.context.extra.pop(f"{self.plugin_name()}:lock", None)
-        backend = self.context.queue_api.backend
         if held is not None:
             key, value = held
-            await backend.release_lock(key, value)
-        else:
-            await backend.release_lock(self._key())
+            await self.context.queue_api.backend.release_lock(key, value)
         return True
