@@ -399,6 +399,20 @@ async def test_a_busy_wildcard_worker_notices_a_new_queue_within_timeout(
         await worker.end()
 
 
+async def test_a_start_that_fails_leaves_no_registered_worker(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def down(*_: Any) -> Any:
+        raise BackendUnavailable("cannot subscribe; is the server up?")
+
+    monkeypatch.setattr(backend, "wake_up", down)
+    worker = make_worker(backend, jobs)
+    with pytest.raises(BackendUnavailable):
+        await worker.start()
+    assert await backend.list_workers() == []
+    assert await backend.worker_pings() == []
+
+
 async def test_graceful_shutdown_finishes_the_current_job_and_loses_nothing(
     backend: Backend,
 ) -> None:

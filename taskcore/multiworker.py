@@ -193,8 +193,12 @@ class MultiWorker(EventEmitter):
             self.emit(event, child.name, *args)
 
         child.on_any(forward)
+        try:
+            await child.start()
+        except BaseException:
+            child.off_any(forward)
+            raise
         self._forwarders[child] = forward
-        await child.start()
         self.workers.append(child)
 
     def _end_child(self, child: Worker) -> None:

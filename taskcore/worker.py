@@ -183,7 +183,13 @@ class Worker(EventEmitter):
             raise ConfigError(f"worker {self.name!r} was already started; build a new Worker")
         now = self.clock.now()
         await self.backend.register_worker(self.worker_id, now)
-        self._wake = await self.backend.wake_up(self._queues or ())
+        try:
+            self._wake = await self.backend.wake_up(self._queues or ())
+        except BaseException:
+            # Not started: leave no registered worker behind for the stuck-worker check.
+            with contextlib.suppress(Exception):
+                await self.backend.clean_worker(self.name, self._orphan_failure)
+            raise
         self.emit("start", now)
         self.emit("ping", codec.js_round(now))
         self._loop_task = asyncio.create_task(self._run(), name=f"taskcore-worker {self.name}")
