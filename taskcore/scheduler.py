@@ -29,13 +29,10 @@ from taskcore.backend import Backend
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import ConfigError, MalformedPayload
 from taskcore.events import EventEmitter, sleep_or_stop
-from taskcore.queue import Queue
+from taskcore.queue import LEADER_LOCK, Queue
 from taskcore.worker import default_name
 
 __all__ = ["LEADER_LOCK", "Scheduler"]
-
-LEADER_LOCK = "resque_scheduler_leader_lock"
-"""The leader lock's name (without namespace), shared with node-resque."""
 
 _PROMOTE_BATCH = 1000  # delayed jobs moved per storage call
 

@@ -20,6 +20,7 @@ a name is never imported.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ PluginRef = type[Plugin] | str
 Retry, Noop)."""
 
 
+@functools.cache
 def _builtins() -> dict[str, type[Plugin]]:
     from taskcore.plugins.delay_queue_lock import DelayQueueLock
     from taskcore.plugins.job_lock import JobLock
