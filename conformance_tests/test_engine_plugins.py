@@ -321,6 +321,21 @@ class RetryContract(PluginFixtures):
         assert await queue.failed_count() == 0
         assert await retry_keys(backend) == {}
 
+    async def test_an_identical_copy_failing_in_the_same_second_is_not_dropped(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        # resque keeps one copy of a payload per second in the delayed set: the second copy's
+        # retry cannot be scheduled, so its failure must be recorded, not silently discarded.
+        queue, worker = self.setup(backend, clock, self.jobs(retry_limit=5, retry_delay=1000))
+        await queue.enqueue("math", "brokenJob", [1, 2])
+        await queue.enqueue("math", "brokenJob", [1, 2])
+        assert await worker.work_one() is True
+        assert await worker.work_one() is True
+        assert len(await queue.scheduled_at("math", "brokenJob", [1, 2])) == 1
+        (failure,) = await queue.failed()
+        assert failure.job == Job("brokenJob", "math", [1, 2])
+        assert (await queue.stats())["failed"] == 2
+
     async def test_retries_until_the_limit_then_fails_once(
         self, backend: Backend, clock: FakeClock
     ) -> None:

@@ -4,7 +4,9 @@ On a failure with attempts left, ``after_perform`` schedules the same job (``enq
 a delay, emits the worker event ``re_enqueue(queue, job, {"delay", "remaining_attempts",
 "error"})`` and sets ``context.failure_recorded = False``: the attempt counts as failed (global
 and per-worker ``failed`` +1) but writes no failed-list entry and emits no ``failure`` event.
-The last attempt's failure goes through as a normal failure. A success clears the state.
+The last attempt's failure goes through as a normal failure, and so does the failure of a copy
+whose retry cannot be scheduled because an identical payload is already scheduled at that second
+(node-resque dropped such a copy). A success clears the state.
 Inline runs (``Worker.perform_inline``, no worker) are not retried: the error reaches the caller.
 
 State, shared with node-resque (same key names, so either implementation continues the count):
@@ -138,9 +140,12 @@ class Retry(Plugin):
             await backend.release_lock(self.failure_key)
             return True
         delay = delays[min(attempt, len(delays) - 1)]
-        await self.context.queue_api.enqueue_in(
+        if not await self.context.queue_api.enqueue_in(
             int(delay), self.queue, self.func, self.args, suppress_duplicate=True
-        )
+        ):
+            # An identical copy is already scheduled at that second (resque keeps one per
+            # second): this copy cannot be retried, so its failure is recorded, not dropped.
+            return True
         self.context.failure_recorded = False
         worker = self.context.worker
         job = worker.job or codec.Job(self.func, self.queue, list(self.args))
