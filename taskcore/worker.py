@@ -28,28 +28,28 @@ Events (``worker.on(name, handler)``), durations in seconds: ``start(now)``, ``e
 ``success(queue, job, result, duration)``, ``failure(queue, job, error, duration)`` (``job`` is
 None for a malformed payload), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)`` and
 ``re_enqueue(queue, job, info)`` (emitted by the Retry plugin).
+
+This module is the loop and the storage side; running one reserved job (decode, hooks, perform,
+the outcome to record) is :class:`taskcore.perform.JobRunner`, which the worker composes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
-import json
 import os
 import signal
 import socket
-import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from taskcore import codec
 from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
 from taskcore.clock import Clock, SystemClock
-from taskcore.errors import ConfigError, MalformedPayload, UnknownJob
+from taskcore.errors import ConfigError
 from taskcore.events import EventEmitter, sleep_or_stop
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
-from taskcore.plugins.base import HookContext, run_hooks
+from taskcore.perform import JobRunner, ShutdownDeadlineExceeded
 from taskcore.queue import Queue
 
 __all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
@@ -61,13 +61,6 @@ _FINISH_ATTEMPTS = 3  # tries to record the last outcome while shutting down
 def default_name() -> str:
     """``"<hostname>:<pid>"``, node-resque's default worker and scheduler name."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-class ShutdownDeadlineExceeded(Exception):
-    """The job was cancelled because the worker's ``shutdown_timeout`` passed.
-
-    Recorded as the job's failure so the job is not lost: retry it from the failed list.
-    """
 
 
 def _parse_queues(queues: Sequence[str] | str) -> tuple[str, ...] | None:
@@ -95,27 +88,6 @@ class _Held(NamedTuple):
 
 def _held(reservation: Reservation, now: float) -> _Held:
     return _Held(reservation.queue, reservation.payload, codec.js_date(now))
-
-
-def _is_async(fn: PerformFn) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 -- async callable objects
-    )
-
-
-def _backtrace(exc: BaseException) -> list[str]:
-    return "".join(traceback.format_exception(exc)).splitlines()
-
-
-def _embeddable(payload: str) -> str:
-    """``payload`` if it is a JSON object (embedded raw), else a JSON object quoting it."""
-    try:
-        parsed = json.loads(payload)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict):
-        return payload
-    return codec.dumps({"malformed_payload": payload})
 
 
 class Worker(EventEmitter):
@@ -154,14 +126,12 @@ class Worker(EventEmitter):
         self.timeout = timeout
         self.shutdown_timeout = shutdown_timeout
         self.install_signal_handlers = install_signal_handlers
-        self.working = False
-        self.job: codec.Job | None = None
         self._stop = asyncio.Event()
         self._closed = asyncio.Event()
         self._wake: WakeUp | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._ping_task: asyncio.Task[None] | None = None
-        self._perform_task: asyncio.Future[bool] | None = None
+        self._runner = JobRunner(self)
         self._ending: asyncio.Future[None] | None = None
         self._signals: list[signal.Signals] = []
 
@@ -169,6 +139,16 @@ class Worker(EventEmitter):
     def wildcard(self) -> bool:
         """True when the worker works every queue (``"*"``)."""
         return self._queues is None
+
+    @property
+    def working(self) -> bool:
+        """True while a reserved job is being processed (decode, hooks, perform)."""
+        return self._runner.working
+
+    @property
+    def job(self) -> codec.Job | None:
+        """The job being performed, None between jobs (plugins read it, e.g. Retry)."""
+        return self._runner.job
 
     @property
     def running(self) -> bool:
@@ -242,9 +222,7 @@ class Worker(EventEmitter):
         self.emit("end", self.clock.now())
 
     def _cancel_current_job(self) -> None:
-        if self._perform_task is not None and not self._perform_task.done():
-            self._perform_task.cancel()
-        elif self._loop_task is not None:
+        if not self._runner.cancel() and self._loop_task is not None:
             # Stuck in a storage call: the job (if any) is safe in the current-job record and
             # clean_worker below moves it to the failed list.
             self._loop_task.cancel()
@@ -328,7 +306,7 @@ class Worker(EventEmitter):
                 if self.wildcard:
                     queues = None
                 continue
-            pending = await self._process(reservation)
+            pending = await self._runner.process(reservation)
         await self._finish(pending, held, in_doubt)
 
     async def _step(
@@ -421,107 +399,9 @@ class Worker(EventEmitter):
         reservation = await self.backend.reserve(queues, self.worker_id, self.clock.now())
         if reservation is None:
             return False
-        outcome = await self._process(reservation)
+        outcome = await self._runner.process(reservation)
         await self.backend.complete(self.worker_id, outcome)
         return True
-
-    async def _process(self, reservation: Reservation) -> Outcome:
-        """Run one reserved job and return the outcome to record (never raises)."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        queue = reservation.queue
-        self.working = True
-        try:
-            try:
-                job = codec.decode_job(reservation.payload, queue)
-            except MalformedPayload as exc:
-                return self._failed(reservation, None, exc, loop.time() - started)
-            self.job = job
-            definition = self.jobs.get(job.class_name)
-            if definition is None:
-                error = UnknownJob(f'No job defined for class "{job.class_name}"')
-                return self._failed(reservation, job, error, loop.time() - started)
-            self.emit("job", queue, job)
-            context = HookContext(
-                job.class_name, queue, job.args, definition, self.queue, worker=self
-            )
-            if not await self._perform(context):
-                return Outcome.skipped()
-            duration = loop.time() - started
-            if context.error is None:
-                self.emit("success", queue, job, context.result, duration)
-                return Outcome.success()
-            if not context.failure_recorded:
-                # A plugin (Retry) took the failure over: counted as failed, not listed.
-                return Outcome.failure(None)
-            return self._failed(reservation, job, context.error, duration)
-        finally:
-            self.working = False
-            self.job = None
-
-    async def _perform(self, context: HookContext) -> bool:
-        """Hooks and perform; False when a before_perform hook stopped the job.
-
-        The job runs in its own task so a shutdown deadline can cancel it without cancelling
-        the loop; a cancelled job skips after_perform (its deadline has passed).
-        """
-        task = asyncio.ensure_future(self._invoke(context))
-        self._perform_task = task
-        try:
-            if not await task:
-                return False
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not task.cancelled() or (current is not None and current.cancelling()):
-                raise
-            context.error = ShutdownDeadlineExceeded(
-                f"job cancelled: still running {self.shutdown_timeout} s after the worker was "
-                "asked to stop; retry it from the failed list"
-            )
-            return True
-        except Exception as exc:
-            context.error = exc
-        finally:
-            self._perform_task = None
-        try:
-            await run_hooks("after_perform", context)
-        except Exception as exc:
-            context.error = exc
-        return True
-
-    async def _invoke(self, context: HookContext) -> bool:
-        if not await run_hooks("before_perform", context):
-            return False
-        context.result = await self._run_perform(context.job.perform, context.args)
-        return True
-
-    @staticmethod
-    async def _run_perform(fn: PerformFn, args: list[Any]) -> Any:
-        if _is_async(fn):
-            return await fn(*args)
-        result = await asyncio.to_thread(fn, *args)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
-
-    def _failed(
-        self,
-        reservation: Reservation,
-        job: codec.Job | None,
-        error: BaseException,
-        duration: float,
-    ) -> Outcome:
-        record = codec.encode_failure(
-            worker=self.name,
-            queue=reservation.queue,
-            payload=_embeddable(reservation.payload),
-            exception=type(error).__name__,
-            error=str(error),
-            backtrace=_backtrace(error),
-            failed_at=codec.js_date(self.clock.now()),
-        )
-        self.emit("failure", reservation.queue, job, error, duration)
-        return Outcome.failure(record)
 
     async def perform_inline(self, func: str, args: Any = None) -> Any:
         """Run job ``func`` with its perform hooks in this process; nothing touches storage.
@@ -532,19 +412,4 @@ class Worker(EventEmitter):
         """
         if self._loop_task is not None:
             raise ConfigError("perform_inline needs a worker that was not started")
-        definition = self.jobs.get(func)
-        if definition is None:
-            raise UnknownJob(f'No job defined for class "{func}"')
-        context = HookContext(
-            func, f"_direct-queue-{self.name}", codec.arrayify(args), definition, self.queue
-        )
-        if not await run_hooks("before_perform", context):
-            return None
-        try:
-            context.result = await self._run_perform(definition.perform, context.args)
-        except Exception as exc:
-            context.error = exc
-        await run_hooks("after_perform", context)
-        if context.error is not None:
-            raise context.error
-        return context.result
+        return await self._runner.perform_inline(func, args)

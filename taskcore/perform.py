@@ -1,0 +1,220 @@
+"""Running one job: decode, look up, perform hooks, perform, and the outcome to record.
+
+:class:`JobRunner` is the job-running half of a :class:`~taskcore.worker.Worker`; the worker owns
+storage and the loop, the runner owns what happens between a reservation and its
+:class:`~taskcore.backend.Outcome`. It never touches storage, never raises for a job's error and
+never imports code named by a payload: the payload's ``class`` is looked up in the worker's jobs.
+
+Outcome rules:
+
+* a malformed payload or an unknown class: a failure record (``job`` is None for the former);
+* a ``before_perform`` hook returning False: :meth:`Outcome.skipped` (neither processed nor
+  failed);
+* the job (or an ``after_perform`` hook) raised: a failure record, unless a plugin took the
+  failure over (``failure_recorded = False``, Retry): counted as failed, nothing listed;
+* otherwise a success.
+
+Sync perform functions run in a thread (``asyncio.to_thread``) so they do not block the loop; an
+awaitable they return is awaited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from taskcore import codec
+from taskcore.backend import Outcome, Reservation
+from taskcore.errors import MalformedPayload, UnknownJob
+from taskcore.jobs import PerformFn
+from taskcore.plugins.base import HookContext, run_hooks
+
+if TYPE_CHECKING:
+    from taskcore.worker import Worker
+
+__all__ = ["JobRunner", "ShutdownDeadlineExceeded", "run_perform"]
+
+
+class ShutdownDeadlineExceeded(Exception):
+    """The job was cancelled because the worker's ``shutdown_timeout`` passed.
+
+    Recorded as the job's failure so the job is not lost: retry it from the failed list.
+    """
+
+
+def _is_async(fn: PerformFn) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 -- async callable objects
+    )
+
+
+def _backtrace(exc: BaseException) -> list[str]:
+    return "".join(traceback.format_exception(exc)).splitlines()
+
+
+def _embeddable(payload: str) -> str:
+    """``payload`` if it is a JSON object (embedded raw), else a JSON object quoting it."""
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict):
+        return payload
+    return codec.dumps({"malformed_payload": payload})
+
+
+async def run_perform(fn: PerformFn, args: list[Any]) -> Any:
+    """Call ``fn(*args)``: awaited when async, in a worker thread when sync; returns its result
+    (an awaitable returned by a sync function is awaited too)."""
+    if _is_async(fn):
+        return await fn(*args)
+    result = await asyncio.to_thread(fn, *args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+class JobRunner:
+    """Runs the jobs of ``worker`` one at a time and tells it what to record.
+
+    Reads the worker's ``name``, ``jobs``, ``queue``, ``clock`` and ``shutdown_timeout`` when it
+    needs them and emits the worker's ``job``, ``success`` and ``failure`` events. ``job`` is the
+    decoded job while it runs (None otherwise); ``working`` is True while a reservation is being
+    processed.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.working = False
+        self.job: codec.Job | None = None
+        self._task: asyncio.Future[bool] | None = None
+
+    def cancel(self) -> bool:
+        """Cancel the running job (a shutdown deadline); False when no job is running.
+
+        The job's outcome becomes a :class:`ShutdownDeadlineExceeded` failure.
+        """
+        if self._task is None or self._task.done():
+            return False
+        self._task.cancel()
+        return True
+
+    async def process(self, reservation: Reservation) -> Outcome:
+        """Run one reserved job and return the outcome to record (never raises)."""
+        worker = self.worker
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        queue = reservation.queue
+        self.working = True
+        try:
+            try:
+                job = codec.decode_job(reservation.payload, queue)
+            except MalformedPayload as exc:
+                return self._failed(reservation, None, exc, loop.time() - started)
+            self.job = job
+            definition = worker.jobs.get(job.class_name)
+            if definition is None:
+                error = UnknownJob(f'No job defined for class "{job.class_name}"')
+                return self._failed(reservation, job, error, loop.time() - started)
+            worker.emit("job", queue, job)
+            context = HookContext(
+                job.class_name, queue, job.args, definition, worker.queue, worker=worker
+            )
+            if not await self._perform(context):
+                return Outcome.skipped()
+            duration = loop.time() - started
+            if context.error is None:
+                worker.emit("success", queue, job, context.result, duration)
+                return Outcome.success()
+            if not context.failure_recorded:
+                # A plugin (Retry) took the failure over: counted as failed, not listed.
+                return Outcome.failure(None)
+            return self._failed(reservation, job, context.error, duration)
+        finally:
+            self.working = False
+            self.job = None
+
+    async def _perform(self, context: HookContext) -> bool:
+        """Hooks and perform; False when a before_perform hook stopped the job.
+
+        The job runs in its own task so a shutdown deadline can cancel it without cancelling
+        the worker's loop; a cancelled job skips after_perform (its deadline has passed).
+        """
+        task = asyncio.ensure_future(self._invoke(context))
+        self._task = task
+        try:
+            if not await task:
+                return False
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not task.cancelled() or (current is not None and current.cancelling()):
+                raise
+            context.error = ShutdownDeadlineExceeded(
+                f"job cancelled: still running {self.worker.shutdown_timeout} s after the worker "
+                "was asked to stop; retry it from the failed list"
+            )
+            return True
+        except Exception as exc:
+            context.error = exc
+        finally:
+            self._task = None
+        try:
+            await run_hooks("after_perform", context)
+        except Exception as exc:
+            context.error = exc
+        return True
+
+    @staticmethod
+    async def _invoke(context: HookContext) -> bool:
+        if not await run_hooks("before_perform", context):
+            return False
+        context.result = await run_perform(context.job.perform, context.args)
+        return True
+
+    def _failed(
+        self,
+        reservation: Reservation,
+        job: codec.Job | None,
+        error: BaseException,
+        duration: float,
+    ) -> Outcome:
+        worker = self.worker
+        record = codec.encode_failure(
+            worker=worker.name,
+            queue=reservation.queue,
+            payload=_embeddable(reservation.payload),
+            exception=type(error).__name__,
+            error=str(error),
+            backtrace=_backtrace(error),
+            failed_at=codec.js_date(worker.clock.now()),
+        )
+        worker.emit("failure", reservation.queue, job, error, duration)
+        return Outcome.failure(record)
+
+    async def perform_inline(self, func: str, args: Any = None) -> Any:
+        """Run job ``func`` with its perform hooks in this process; nothing touches storage.
+
+        Returns the job's result, or None if a before_perform hook stopped it. Raises
+        :class:`~taskcore.errors.UnknownJob` for an unregistered class, and re-raises the job's
+        error unless an after_perform hook cleared it. The hooks see no worker (``worker`` None).
+        """
+        worker = self.worker
+        definition = worker.jobs.get(func)
+        if definition is None:
+            raise UnknownJob(f'No job defined for class "{func}"')
+        context = HookContext(
+            func, f"_direct-queue-{worker.name}", codec.arrayify(args), definition, worker.queue
+        )
+        if not await run_hooks("before_perform", context):
+            return None
+        try:
+            context.result = await run_perform(definition.perform, context.args)
+        except Exception as exc:
+            context.error = exc
+        await run_hooks("after_perform", context)
+        if context.error is not None:
+            raise context.error
+        return context.result
