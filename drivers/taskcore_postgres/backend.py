@@ -83,6 +83,15 @@ def _like_prefix(prefix: str) -> str:
     return escaped + "%"
 
 
+def _usable(conn: asyncpg.Connection) -> bool:
+    """False when ``conn`` is closed, or no longer ours: a pooled connection the server closed
+    is reclaimed by its pool, and every method of the proxy then raises InterfaceError."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
+
+
 async def _keep_session(conn: asyncpg.Connection) -> None:
     """Pool reset that skips asyncpg's per-release ``RESET ALL; UNLISTEN *; ...`` round trip:
     pooled connections never carry session state here (asyncpg still rolls back an open
@@ -138,6 +147,7 @@ class PostgresBackend(Backend):
         # them (or a pool the caller shares with other code) keep per-call acquire and release.
         self._hold_connections = self._owns_pool and not (_POOL_ONLY & options.keys())
         self._idle: list[asyncpg.Connection] = []
+        self._waiting = 0  # calls blocked in pool.acquire()
         self._min_size = min_size
         self._max_size = max_size
         self._options = options
@@ -195,22 +205,36 @@ class PostgresBackend(Backend):
             )
         while self._idle:
             conn = self._idle.pop()
-            if not conn.is_closed():
+            if _usable(conn):
                 return conn
             # Closed by the server while held idle: hand it back so the pool replaces it.
             await pool.release(conn)
+        self._waiting += 1
         try:
             acquired: asyncpg.Connection = await pool.acquire()
         except _NATIVE as exc:
             raise self._mapped(exc) from exc
+        finally:
+            self._waiting -= 1
         return acquired
 
     async def _checkin(self, conn: asyncpg.Connection, *, healthy: bool) -> None:
         """Keep ``conn`` for the next call when the call on it succeeded (nothing to reset:
-        the driver leaves no session state and no open transaction behind); otherwise, or when
-        the pool is the caller's, give it back to the pool, which waits out a cancelled query
-        and rolls back or replaces the connection as needed."""
-        if healthy and self._hold_connections and self._opened and not conn.is_closed():
+        the driver leaves no session state and no open transaction behind) and no call is
+        waiting on the pool; otherwise, or when the pool is the caller's, give it back to the
+        pool, which wakes a waiter, waits out a cancelled query and rolls back or replaces the
+        connection as needed.
+
+        A waiter only exists while no connection is held idle (:meth:`_checkout` takes those
+        first), and from then on every finished call releases to the pool, so more concurrent
+        calls than ``max_size`` queue on the pool instead of deadlocking."""
+        if (
+            healthy
+            and self._hold_connections
+            and self._opened
+            and not self._waiting
+            and _usable(conn)
+        ):
             self._idle.append(conn)
             return
         pool = self._pool
@@ -240,7 +264,8 @@ class PostgresBackend(Backend):
             try:
                 result = await op(conn)
             except asyncpg.InternalClientError as exc:
-                conn.terminate()
+                if _usable(conn):
+                    conn.terminate()
                 await self._checkin(conn, healthy=False)
                 if attempt:
                     raise self._mapped(exc) from exc
