@@ -9,7 +9,9 @@ TOML file (top-level keys, ``[resque_overrides]`` table), then the defaults::
 
 Invalid configuration raises :class:`~taskcore.errors.ConfigError` naming each bad field, at
 construction: a process fails at start, not at its first job. Units: every duration is in
-SECONDS. The URL's password never appears in ``repr``/``str``/logs (:attr:`Settings.safe_url`).
+SECONDS; the optional ones (``stuck_worker_timeout``, ``shutdown_timeout``) take ``"none"``,
+``"null"`` or an empty string for None from the environment or TOML. The URL's password never
+appears in ``repr``/``str``/logs (:attr:`Settings.safe_url`).
 
 ``resque_overrides`` names subclasses of Queue, MultiWorker and Scheduler by import path
 (``"package.module:Class"``). This is operator configuration, never read from a job payload;
@@ -37,10 +39,14 @@ from pydantic_settings import (
 
 from taskcore.errors import ConfigError
 
-__all__ = ["ResqueOverrides", "Settings", "import_class", "mask_url"]
+__all__ = ["NONE_WORDS", "ResqueOverrides", "Settings", "import_class", "mask_url"]
 
 CONFIG_ENV = "TASKCORE_CONFIG"
 """Environment variable naming a TOML file for :meth:`Settings.load`."""
+
+NONE_WORDS = frozenset({"none", "null", ""})
+"""Strings (case-insensitive, surrounding blanks ignored) that set an optional duration to None:
+the environment has only strings and TOML has no null."""
 
 _toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "taskcore_toml_file", default=None
@@ -146,13 +152,15 @@ class Settings(BaseSettings):
     max_event_loop_delay: Annotated[float, Field(gt=0)] = 0.01
     """The pool stops growing while the event loop lags more than this."""
     stuck_worker_timeout: Annotated[float | None, Field(gt=0)] = 3600.0
-    """A worker without a heartbeat for this long is declared dead; None disables the check."""
+    """A worker without a heartbeat for this long is declared dead; None disables the check
+    (from the environment or TOML: ``"none"``, ``"null"`` or ``""``, see :data:`NONE_WORDS`)."""
     retry_stuck_jobs: bool = False
     """Put dead workers' jobs back on their queues (after recording them as failures)."""
     leader_lock_timeout: Annotated[int, Field(ge=1)] = 180
     """TTL of the scheduler leader lock (whole seconds)."""
     shutdown_timeout: Annotated[float | None, Field(ge=0)] = 30.0
-    """How long stopping waits for running jobs before cancelling them; None waits forever."""
+    """How long stopping waits for running jobs before cancelling them; None waits forever
+    (from the environment or TOML: ``"none"``, ``"null"`` or ``""``)."""
     resque_overrides: ResqueOverrides = ResqueOverrides()
 
     def __init__(self, **values: Any) -> None:
@@ -204,6 +212,24 @@ class Settings(BaseSettings):
             if text.startswith("["):
                 return pydantic.TypeAdapter(list[str]).validate_json(text)
             return [q.strip() for q in text.split(",") if q.strip()]
+        return value
+
+    @field_validator("stuck_worker_timeout", "shutdown_timeout", mode="before")
+    @classmethod
+    def _optional_seconds(cls, value: Any) -> Any:
+        # A boolean would pass as 0 or 1 second (pydantic reads True as 1.0): "false" meant as
+        # "disabled" would cancel every job at shutdown, so it is refused, not guessed.
+        if isinstance(value, bool):
+            raise ValueError('give a number of seconds, or "none" to disable (not a boolean)')
+        if isinstance(value, str):
+            if value.strip().lower() in NONE_WORDS:
+                return None
+            try:
+                float(value)
+            except ValueError:
+                raise ValueError(
+                    f'{value!r} is not a number of seconds; use "none" to disable'
+                ) from None
         return value
 
     @field_validator("url")

@@ -81,6 +81,49 @@ def test_invalid_values_fail_naming_the_field(values: dict[str, object], field: 
         Settings(**values)
 
 
+@pytest.mark.parametrize("field", ["stuck_worker_timeout", "shutdown_timeout"])
+@pytest.mark.parametrize("word", ["none", "None", "NULL", " null ", ""])
+def test_optional_durations_are_disabled_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, field: str, word: str
+) -> None:
+    monkeypatch.setenv(f"TASKCORE_{field.upper()}", word)
+    assert getattr(Settings(), field) is None
+
+
+@pytest.mark.parametrize("field", ["stuck_worker_timeout", "shutdown_timeout"])
+def test_optional_durations_are_disabled_from_toml(tmp_path: Path, field: str) -> None:
+    file = tmp_path / "taskcore.toml"
+    file.write_text(f'{field} = "none"\n')
+    assert getattr(Settings.load(file), field) is None
+    file.write_text(f"{field} = 12.5\n")
+    assert getattr(Settings.load(file), field) == 12.5
+
+
+def test_optional_durations_still_take_numbers_and_none_from_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TASKCORE_STUCK_WORKER_TIMEOUT", "90")
+    monkeypatch.setenv("TASKCORE_SHUTDOWN_TIMEOUT", "0")
+    s = Settings()
+    assert (s.stuck_worker_timeout, s.shutdown_timeout) == (90.0, 0.0)
+    s = Settings(stuck_worker_timeout=None, shutdown_timeout=None)  # code beats the environment
+    assert (s.stuck_worker_timeout, s.shutdown_timeout) == (None, None)
+
+
+@pytest.mark.parametrize("field", ["stuck_worker_timeout", "shutdown_timeout"])
+@pytest.mark.parametrize("value", ["false", "true"])
+def test_optional_durations_refuse_booleans_and_words(
+    tmp_path: Path, field: str, value: str
+) -> None:
+    # TOML false would otherwise be read as 0 seconds (cancel every job at shutdown), true as 1.
+    file = tmp_path / "taskcore.toml"
+    file.write_text(f"{field} = {value}\n")
+    with pytest.raises(ConfigError, match=f'{field}: .*"none" to disable'):
+        Settings.load(file)
+    with pytest.raises(ConfigError, match=f'{field}: .*"none" to disable'):
+        Settings(**{field: "never"})
+
+
 def test_invalid_file_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Settings.load(tmp_path / "missing.toml")
