@@ -83,6 +83,12 @@ class LockContract:
         }
         assert await backend.list_locks("nothing:") == {}
 
+    async def test_list_locks_refuses_an_empty_prefix(self, backend: Backend) -> None:
+        # On Redis an empty prefix would list every string key (counters, pings) as a lock.
+        await backend.increment_stats({"processed": 1})
+        with pytest.raises(ValueError, match="prefix"):
+            await backend.list_locks("")
+
     async def test_lock_values_are_byte_exact(self, backend: Backend) -> None:
         value = "é ✓ 日本 /x \\u00e9"
         await backend.set_lock("lock:é", value, 60)

@@ -451,7 +451,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def list_locks(self, prefix: str) -> dict[str, str]:
-        """Every unexpired lock whose name starts with ``prefix``: ``{name: value}``."""
+        """Every unexpired lock whose name starts with ``prefix``: ``{name: value}``.
+
+        ``prefix`` must be non-empty (ValueError otherwise): on key-value storage locks share
+        the namespace with other records, so only a lock-name prefix (``"lock:"``,
+        ``"workerslock:"``, ...) selects locks alone.
+        """
 
     @abc.abstractmethod
     async def increment_lock(self, name: str, ttl: int) -> int:

@@ -513,6 +513,8 @@ class PostgresBackend(Backend):
         return None if value is None else int(value)
 
     async def list_locks(self, prefix: str) -> dict[str, str]:
+        if not prefix:
+            raise ValueError("list_locks needs a non-empty lock-name prefix, e.g. 'lock:'")
         rows = await self._fetch(self._sql.LIST_LOCKS, _like_prefix(prefix))
         return {r[0]: r[1] for r in rows}
 

@@ -316,6 +316,8 @@ class RedisBackend(Backend):
     async def list_locks(self, prefix: str) -> dict[str, str]:
         """SCAN ``<ns>:<prefix>*`` (COUNT 1000) then MGET in batches; a lock that expires
         between the two is left out."""
+        if not prefix:
+            raise ValueError("list_locks needs a non-empty lock-name prefix, e.g. 'lock:'")
         values = await self._scan_values(prefix)
         return {self._keys.strip(key): value for key, value in values.items()}
 
