@@ -8,13 +8,13 @@ it builds its own ``DriverSpec`` and hands it to the suite's ``driver`` fixture 
 
 from __future__ import annotations
 
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from conformance_tests import servers
+from conformance_tests.servers import free_port
 from taskcore.backend import Backend
 from taskcore.registry import connect
 
@@ -34,14 +34,6 @@ class DriverSpec:
     id: str
     url: Callable[[], str]
     unreachable_url: Callable[[], str] | None = None
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def _memory_url() -> str:

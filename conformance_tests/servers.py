@@ -75,7 +75,8 @@ def _redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (bound, then released)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -168,7 +169,7 @@ def _start_redis() -> str:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("apt-get installed redis-server but it is not on PATH")
-    port = _free_port()
+    port = free_port()
     workdir = tempfile.mkdtemp(prefix="taskcore-redis-")
     log = Path(workdir) / "redis.log"
     args = [
@@ -290,7 +291,7 @@ def _start_postgres() -> str:
                 "install the postgresql package or create that user."
             ) from exc
         os.chown(workdir, account.pw_uid, account.pw_gid)
-    port = _free_port()
+    port = free_port()
     done = subprocess.run(
         _as_postgres_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"]),
         capture_output=True,
