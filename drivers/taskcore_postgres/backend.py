@@ -175,7 +175,8 @@ class PostgresBackend(Backend):
             return BackendUnavailable(
                 f"PostgreSQL at {self._where()} is unreachable ({type(exc).__name__}: {exc}). "
                 "Check that the server is running and the DSN's host, port, credentials and "
-                "sslmode are right; the call wrote nothing and can be retried."
+                "sslmode are right. A read can simply be retried; a write whose connection "
+                "died mid-statement was either committed whole or not at all."
             )
         if isinstance(exc, asyncpg.PostgresError | asyncpg.InterfaceError):
             return BackendError(
@@ -252,23 +253,44 @@ class PostgresBackend(Backend):
             with contextlib.suppress(*_NATIVE):
                 await pool.release(conn)
 
-    async def _run(self, op: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def _expire_connections(self) -> None:
+        """After a connection died under a call, assume its siblings did too (a server
+        restart or failover ends them all): drop the held ones and make the pool replace every
+        connection it has on its next acquire, so the retry runs on a fresh connection."""
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            if _usable(conn):
+                conn.terminate()
+            await self._checkin(conn, healthy=False)
+        if self._pool is not None:
+            await self._pool.expire_connections()
+
+    async def _run(
+        self, op: Callable[[asyncpg.Connection], Awaitable[T]], *, read_only: bool = False
+    ) -> T:
         """Run ``op`` on a connection of this backend, with native errors translated.
 
         A connection the server dropped while it sat idle (a restart, or
         ``pg_terminate_backend``) can fail its next use with InternalClientError before
         anything is sent; that connection is discarded and ``op`` runs once more on a fresh one.
+        A ``read_only`` op is also run once more when the connection died under it (the server
+        may have dropped it just before the op was sent): running a read twice changes nothing,
+        whereas a write whose connection died is reported, not repeated.
         """
+        retryable: tuple[type[BaseException], ...] = (asyncpg.InternalClientError,)
+        if read_only:
+            retryable += (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
         for attempt in range(2):
             conn = await self._checkout()
             try:
                 result = await op(conn)
-            except asyncpg.InternalClientError as exc:
+            except retryable as exc:
                 if _usable(conn):
                     conn.terminate()
                 await self._checkin(conn, healthy=False)
                 if attempt:
                     raise self._mapped(exc) from exc
+                await self._expire_connections()
                 continue
             except BaseException as exc:
                 await self._checkin(conn, healthy=False)
@@ -283,18 +305,22 @@ class PostgresBackend(Backend):
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self._run(
-            lambda conn: conn.fetch(sql, self.namespace, *args)
+            lambda conn: conn.fetch(sql, self.namespace, *args), read_only=sql in self._sql.reads
         )
         return rows
 
     async def _fetchrow(self, sql: str, *args: Any) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self._run(
-            lambda conn: conn.fetchrow(sql, self.namespace, *args)
+            lambda conn: conn.fetchrow(sql, self.namespace, *args),
+            read_only=sql in self._sql.reads,
         )
         return row
 
     async def _fetchval(self, sql: str, *args: Any) -> Any:
-        return await self._run(lambda conn: conn.fetchval(sql, self.namespace, *args))
+        return await self._run(
+            lambda conn: conn.fetchval(sql, self.namespace, *args),
+            read_only=sql in self._sql.reads,
+        )
 
     async def _execute(self, sql: str, *args: Any) -> None:
         await self._run(lambda conn: conn.execute(sql, self.namespace, *args))
@@ -358,7 +384,7 @@ class PostgresBackend(Backend):
         await self._close_pool()
 
     async def ping(self) -> None:
-        await self._run(lambda conn: conn.fetchval(self._sql.PING))
+        await self._run(lambda conn: conn.fetchval(self._sql.PING), read_only=True)
 
     # ------------------------------------------------------------------ 2. queues
 

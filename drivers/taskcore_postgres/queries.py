@@ -312,11 +312,41 @@ class Queries:
 
     PING = "SELECT 1"
 
+    READ_ONLY = frozenset(
+        {
+            "QUEUE_LENGTH",
+            "QUEUE_SLICE",
+            "QUEUE_RANGE",
+            "LIST_QUEUES",
+            "DELAYED_TIMESTAMPS",
+            "DELAYED_AT",
+            "SCHEDULED_AT",
+            "GET_LOCK",
+            "LOCK_TTL",
+            "LIST_LOCKS",
+            "LIST_WORKERS",
+            "WORKER_STARTED",
+            "CURRENT_JOB",
+            "CURRENT_JOBS",
+            "WORKER_PINGS",
+            "STATS",
+            "FAILURE_COUNT",
+            "FAILURES_SLICE",
+            "FAILURES_RANGE",
+            "PING",
+        }
+    )
+    """Statements that write nothing: safe to run again when the connection died under them."""
+
     def __init__(self, quoted_schema: str) -> None:
         self.schema = quoted_schema
+        self.reads: set[str] = set()
         for name, template in vars(Queries).items():
             if name.isupper() and isinstance(template, str):
-                setattr(self, name, template.replace("{s}", quoted_schema))
+                rendered = template.replace("{s}", quoted_schema)
+                setattr(self, name, rendered)
+                if name in self.READ_ONLY:
+                    self.reads.add(rendered)
         self._reserve: dict[tuple[int, bool], str] = {}
 
     def reserve(self, queue_count: int, *, complete_first: bool) -> str:
