@@ -15,10 +15,17 @@ from typing import Any
 
 from conformance_tests import servers
 from conformance_tests.servers import free_port
-from taskcore.backend import Backend
+from taskcore.backend import Backend, Capabilities
 from taskcore.registry import connect
 
-__all__ = ["DRIVERS", "DriverSpec", "connect_driver", "free_port", "pytest_params"]
+__all__ = [
+    "DRIVERS",
+    "DriverSpec",
+    "capabilities_of",
+    "connect_driver",
+    "free_port",
+    "pytest_params",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +72,29 @@ def connect_driver(spec: DriverSpec, namespace: str, url: str | None = None) -> 
     return connect(url if url is not None else spec.url(), namespace=namespace)
 
 
-def pytest_params(drivers: list[DriverSpec] | None = None) -> list[Any]:
+def capabilities_of(spec: DriverSpec) -> Capabilities:
+    """The driver's capability flags, read off the class of an unopened backend.
+
+    Built from ``unreachable_url`` when the driver has one, so no server is needed (or started)
+    to ask; constructing a backend opens no connection.
+    """
+    url = spec.unreachable_url() if spec.unreachable_url is not None else spec.url()
+    return type(connect_driver(spec, "taskcore-probe", url)).capabilities
+
+
+def pytest_params(
+    drivers: list[DriverSpec] | None = None, *, requires: str | None = None
+) -> list[Any]:
     """``pytest.param(spec, id=spec.id, marks=pytest.mark.<id>)`` for each driver.
 
     The mark lets ``-m "not postgres"`` deselect a driver whose server is not available.
+    ``requires`` keeps only the drivers whose :class:`Capabilities` flag of that name is set,
+    for test modules that are about one capability (the Redis wire format, several processes):
+    they are then not collected at all for the other drivers, instead of showing as skipped.
     """
     import pytest
 
-    return [
-        pytest.param(spec, id=spec.id, marks=getattr(pytest.mark, spec.id))
-        for spec in (DRIVERS if drivers is None else drivers)
-    ]
+    specs = DRIVERS if drivers is None else drivers
+    if requires is not None:
+        specs = [s for s in specs if getattr(capabilities_of(s), requires)]
+    return [pytest.param(spec, id=spec.id, marks=getattr(pytest.mark, spec.id)) for spec in specs]

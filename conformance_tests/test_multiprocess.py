@@ -16,9 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from conformance_tests import drivers
+from conformance_tests.drivers import DriverSpec
 from conformance_tests.fixtures import BackendFactory
 from taskcore import codec
 from taskcore.backend import Backend
+
+
+@pytest.fixture(params=drivers.pytest_params(requires="shared_across_processes"))
+def driver(request: pytest.FixtureRequest) -> DriverSpec:
+    """Only the drivers declaring ``shared_across_processes``: the others are not collected."""
+    spec: DriverSpec = request.param
+    return spec
+
 
 JOBS = 20_000
 PROCESSES = 8

@@ -12,10 +12,20 @@ from typing import Any
 
 import pytest
 
+from conformance_tests import drivers
+from conformance_tests.drivers import DriverSpec
 from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, failure_for, job, worker
 from taskcore.backend import Backend, Outcome
 from taskcore.codec import encode_current_job, encode_failure, encode_ping, js_date
+
+
+@pytest.fixture(params=drivers.pytest_params(requires="resque_wire_format"))
+def driver(request: pytest.FixtureRequest) -> DriverSpec:
+    """Only the drivers declaring ``resque_wire_format``: the others are not collected."""
+    spec: DriverSpec = request.param
+    return spec
+
 
 __all__ = ["WireRedisContract"]
 
