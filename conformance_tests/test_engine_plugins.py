@@ -121,6 +121,28 @@ class QueueLockContract(PluginFixtures):
         assert await queue.enqueue("math", "add", [3, 4]) is False
         assert await queue.length("math") == 1
 
+    async def test_concurrent_enqueuers_take_over_a_stale_lock_once(
+        self, backend: Backend, clock: FakeClock
+    ) -> None:
+        # Every enqueuer reads the stale value before any of them replaces it (a barrier in
+        # get_lock forces that interleaving); exactly one may still win the lock.
+        barrier = asyncio.Barrier(8)
+
+        class SeeStaleTogether:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(backend, name)
+
+            async def get_lock(self, name: str) -> str | None:
+                value = await backend.get_lock(name)
+                await barrier.wait()
+                return value
+
+        queue = Queue(SeeStaleTogether(), self.jobs(lock_timeout=30), clock=clock)  # type: ignore[arg-type]
+        await backend.set_lock("lock:add:math:[1,2]", str(int(START) - 1), None)
+        results = await asyncio.gather(*(queue.enqueue("math", "add", [1, 2]) for _ in range(8)))
+        assert sorted(results) == [False] * 7 + [True]
+        assert await backend.queue_length("math") == 1
+
     async def test_the_lock_is_released_when_a_worker_takes_the_job(
         self, backend: Backend, clock: FakeClock
     ) -> None:

@@ -45,8 +45,10 @@ class QueueLock(Plugin):
             stale_after = float("-inf")
         if now <= stale_after:
             return False
-        await api.backend.set_lock(key, value, ttl)
-        return True
+        # Take over the stale lock atomically: only the enqueuer whose release still sees the
+        # stale value frees it, and the NX acquire lets exactly one concurrent enqueuer win.
+        await api.backend.release_lock(key, held)
+        return await api.backend.acquire_lock(key, value, ttl)
 
     async def before_perform(self) -> bool:
         await self.context.queue_api.backend.release_lock(self._key())
