@@ -466,6 +466,28 @@ async def test_shutdown_deadline_cancels_the_job_and_records_it_as_a_failure(
     assert await backend.current_jobs() == {}
 
 
+async def test_a_job_cancelled_at_the_deadline_still_releases_its_job_lock(
+    backend: Backend,
+) -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    jobs = Jobs()
+    jobs.register("forever", forever, plugins=["JobLock"])
+    queue = Queue(backend, jobs)
+    await queue.enqueue("math", "forever")
+    worker = make_worker(backend, jobs, shutdown_timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    await log.wait_for("job")
+    assert list(await backend.list_locks("workerslock:")) == ["workerslock:forever:math:[]"]
+    await asyncio.wait_for(worker.end(), WAIT)
+
+    assert await backend.list_locks("workerslock:") == {}
+    (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
+    assert failure.exception == "ShutdownDeadlineExceeded"
+
+
 async def test_perform_inline_runs_hooks_and_the_job_without_storage(
     backend: Backend, jobs: Jobs
 ) -> None:

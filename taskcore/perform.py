@@ -66,6 +66,10 @@ def _embeddable(payload: str) -> str:
     return codec.dumps({"malformed_payload": payload})
 
 
+AFTER_CANCEL_TIMEOUT = 5.0
+"""Seconds the after_perform hooks of a job cancelled at the shutdown deadline may take."""
+
+
 async def run_perform(fn: PerformFn, args: list[Any]) -> Any:
     """Call ``fn(*args)``: awaited when async, in a worker thread when sync; returns its result
     (an awaitable returned by a sync function is awaited too)."""
@@ -141,10 +145,13 @@ class JobRunner:
         """Hooks and perform; False when a before_perform hook stopped the job.
 
         The job runs in its own task so a shutdown deadline can cancel it without cancelling
-        the worker's loop; a cancelled job skips after_perform (its deadline has passed).
+        the worker's loop. A job cancelled that way still gets its after_perform hooks, with
+        the deadline error set, so plugins release what they hold (JobLock's lock) or schedule
+        a retry; they get ``AFTER_CANCEL_TIMEOUT`` seconds for it.
         """
         task = asyncio.ensure_future(self._invoke(context))
         self._task = task
+        cancelled = False
         try:
             if not await task:
                 return False
@@ -156,13 +163,19 @@ class JobRunner:
                 f"job cancelled: still running {self.worker.shutdown_timeout} s after the worker "
                 "was asked to stop; retry it from the failed list"
             )
-            return True
+            cancelled = True
         except Exception as exc:
             context.error = exc
         finally:
             self._task = None
         try:
-            await run_hooks("after_perform", context)
+            if cancelled:
+                async with asyncio.timeout(AFTER_CANCEL_TIMEOUT):
+                    await run_hooks("after_perform", context)
+            else:
+                await run_hooks("after_perform", context)
+        except TimeoutError:
+            pass  # the deadline error already stands as the outcome
         except Exception as exc:
             context.error = exc
         return True
