@@ -80,15 +80,22 @@ def load_app(spec: str, settings: Settings | None = None) -> App:
 
 
 def _app_settings(args: argparse.Namespace, **changes: Any) -> App:
+    """The APP of ``args.app`` with the command line's settings applied.
+
+    Precedence, highest first: ``changes`` (what the command implies, e.g. no workers for
+    ``scheduler``), ``--url``/``--namespace``/``--queues``, then ``--config FILE`` (with the
+    environment) which replaces the APP's own settings, else the APP's own settings.
+    """
     app = load_app(args.app)
-    if args.config or args.url or args.namespace or getattr(args, "queues", None) or changes:
-        merged = {**app.settings.model_dump(), **changes}
-        for key in ("url", "namespace", "queues"):
-            if getattr(args, key, None):
-                merged[key] = args.queues if key == "queues" else getattr(args, key)
-        settings = Settings.load(args.config, **merged) if args.config else Settings(**merged)
-        app = App(settings, app.tasks, clock=app.clock, name=app.name)
-    return app
+    flags = {k: getattr(args, k) for k in ("url", "namespace", "queues") if getattr(args, k, None)}
+    if args.config:
+        # the file must not be overridden by the APP's settings, only by explicit flags
+        settings = Settings.load(args.config, **{**flags, **changes})
+    elif flags or changes:
+        settings = Settings(**{**app.settings.model_dump(), **flags, **changes})
+    else:
+        return app
+    return App(settings, app.tasks, clock=app.clock, name=app.name)
 
 
 # -------------------------------------------------------------------- long-running commands

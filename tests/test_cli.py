@@ -148,3 +148,22 @@ def test_demo_tasks_ship_in_the_package_and_a_second_run_starts_afresh(
         # charge_card declines its first attempt on every run, not only the first one
         assert "card declined (attempt 1)" in out
         assert "audit' middleware: add 2, charge_card 1," in out
+
+
+def test_config_file_applies_to_commands_that_load_an_app(
+    store: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # --config used to be overridden field by field by the APP's own (default) settings, so a
+    # job went to namespace 'resque' instead of the file's namespace
+    namespace = f"cli-toml-{uuid.uuid4().hex[:8]}"
+    config = tmp_path / "taskcore.toml"
+    config.write_text(f'url = "memory://cli-tests"\nnamespace = "{namespace}"\n')
+    spec = app_spec()
+    assert (
+        main(
+            ["--config", str(config), "enqueue", "greet", "--args", '{"name": "x"}', "--app", spec]
+        )
+        == 0
+    )
+    data = info(["--config", str(config)], capsys)
+    assert data["queues"] == {"work": {"length": 1}}
