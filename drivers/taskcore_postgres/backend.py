@@ -596,20 +596,25 @@ class PostgresBackend(Backend):
 
     async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
         """One transaction: lock the worker's rows, build each orphaned job's failure record
-        with ``failure_for``, then delete every trace and append the failures (with ``failed``
-        bumped) in one statement. If ``failure_for`` raises, nothing is written."""
+        with ``failure_for``, then delete those rows and every other trace and append the
+        failures (with ``failed`` bumped) in one statement. If ``failure_for`` raises, nothing
+        is written. A same-named worker that reserves meanwhile keeps its row and its job."""
 
         async def clean(conn: asyncpg.Connection) -> list[CurrentJob]:
             async with conn.transaction():
                 jobs: list[CurrentJob] = []
-                for wname, queues, queue, payload, run_at in await conn.fetch(
+                members: list[str] = []
+                for member, wname, queues, queue, payload, run_at in await conn.fetch(
                     self._sql.CLEAN_WORKER_LOCK, self.namespace, name
                 ):
+                    members.append(member)
                     if payload is not None:
                         worker = WorkerId(wname, tuple(queues))
                         jobs.append(self._current(worker, queue, payload, run_at))
                 records = [failure_for(job) for job in jobs]
-                await conn.execute(self._sql.CLEAN_WORKER_APPLY, self.namespace, name, records)
+                await conn.execute(
+                    self._sql.CLEAN_WORKER_APPLY, self.namespace, name, records, members
+                )
             return jobs
 
         return await self._run(clean)

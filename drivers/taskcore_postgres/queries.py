@@ -240,12 +240,16 @@ class Queries:
 
     # Step 1 of clean_worker (inside its transaction): $2 name; lock the worker's rows.
     CLEAN_WORKER_LOCK = """
-        SELECT name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
+        SELECT member, name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
         WHERE ns = $1 AND name = $2 ORDER BY member COLLATE "C" FOR UPDATE"""
 
-    # Step 2: $2 name, $3 failure records (in order). Deletes every trace, appends failures.
+    # Step 2: $2 name, $3 failure records (in order), $4 the members step 1 locked. Deletes
+    # every trace, appends failures. Worker rows go by locked member, not by name: a row a
+    # same-named worker's reserve committed after step 1 holds a job nobody recorded a failure
+    # for, and deleting it would lose that job.
     CLEAN_WORKER_APPLY = f"""
-        WITH workers AS (DELETE FROM {{s}}.tc_workers WHERE ns = $1 AND name = $2),
+        WITH workers AS (DELETE FROM {{s}}.tc_workers
+                         WHERE ns = $1 AND member = ANY($4::text[])),
              pings AS (DELETE FROM {{s}}.tc_pings WHERE ns = $1 AND name = $2),
              own AS (DELETE FROM {{s}}.tc_counters
                      WHERE ns = $1 AND name IN ('processed:' || $2, 'failed:' || $2)),

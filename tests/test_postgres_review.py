@@ -1,0 +1,89 @@
+"""PostgreSQL driver behaviour under races a single-process suite cannot provoke: a second
+connection acting while one of the driver's multi-statement steps is half done."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+
+import pytest
+
+from conformance_tests import servers
+from taskcore.backend import CurrentJob, WorkerId
+from taskcore_postgres import PostgresBackend
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def dsn() -> str:
+    return servers.postgres_dsn()
+
+
+@pytest.fixture
+async def namespace() -> str:
+    return f"review-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def backend(dsn: str, namespace: str) -> AsyncIterator[PostgresBackend]:
+    b = PostgresBackend(dsn, namespace=namespace, max_size=2)
+    await b.open()
+    try:
+        yield b
+    finally:
+        await b.flush()
+        await b.aclose()
+
+
+def _run_elsewhere(
+    dsn: str, namespace: str, step: Callable[[PostgresBackend], Coroutine[Any, Any, None]]
+) -> None:
+    """Run ``step`` on a second backend in another thread and wait for it: a concurrent
+    process acting at an exact point, from inside a synchronous callback."""
+    errors: list[BaseException] = []
+
+    async def main() -> None:
+        async with PostgresBackend(dsn, namespace=namespace, max_size=1) as other:
+            await step(other)
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    if errors:
+        raise errors[0]
+
+
+async def test_clean_worker_keeps_a_job_reserved_by_a_same_named_worker_meanwhile(
+    backend: PostgresBackend, dsn: str, namespace: str
+) -> None:
+    """clean_worker removes the workers it found; a worker of the same name that reserves a
+    job while the cleaning runs keeps that job on record (no job is lost)."""
+    dead = WorkerId("host:1", ("a",))
+    newcomer = WorkerId("host:1", ("b",))
+    await backend.push("a", "orphan")
+    await backend.push("b", "fresh")
+    assert await backend.reserve(["a"], dead, 1000.0) is not None
+
+    async def reserve_fresh(other: PostgresBackend) -> None:
+        assert await other.reserve(["b"], newcomer, 1001.0) is not None
+
+    def failure_for(job: CurrentJob) -> str:
+        _run_elsewhere(dsn, namespace, reserve_fresh)
+        return f"failed:{job.payload}"
+
+    cleaned = await backend.clean_worker("host:1", failure_for)
+
+    assert [job.payload for job in cleaned] == ["orphan"]
+    assert await backend.failures(0, -1) == ["failed:orphan"]
+    current = await backend.current_job(newcomer)
+    assert current is not None and current.payload == "fresh"
