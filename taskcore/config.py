@@ -53,20 +53,35 @@ _toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
 )
 
 
+_SECRET_PARAMS = frozenset({"password", "pass", "passwd", "pwd", "secret", "token"})
+"""Query parameters masked by :func:`mask_url` (case-insensitive): libpq and redis-py both read a
+``password`` parameter from the URL."""
+
+
 def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (unchanged when it has none)."""
+    """``url`` with its password (in the userinfo or a ``password=`` query parameter) replaced by
+    ``***``; unchanged when it has none. An unparseable URL is replaced entirely, never echoed."""
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return "<unparseable url>"
-    if parts.password is None:
+    netloc = parts.netloc
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if port is not None:
+            host = f"{host}:{port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = [p.partition("=") for p in query.split("&")]
+        query = "&".join(
+            f"{k}{eq}***" if eq and k.lower() in _SECRET_PARAMS else f"{k}{eq}{v}"
+            for k, eq, v in pairs
+        )
+    if netloc == parts.netloc and query == parts.query:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    netloc = f"{user}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def import_class(path: str, base: type[Any], field: str) -> type[Any]:

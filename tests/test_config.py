@@ -163,3 +163,12 @@ async def test_app_builds_the_configured_queue_class() -> None:
         assert type(app.queue) is AuditedQueue
     finally:
         await app.stop()
+
+
+def test_a_password_in_the_query_string_is_masked_too() -> None:
+    # libpq (postgresql://...?password=) and redis-py (redis://...?password=) both read it
+    s = Settings(url="postgresql://app@db.internal/jobs?sslmode=require&password=hunter2")
+    assert "hunter2" not in s.safe_url and "hunter2" not in repr(s) and "hunter2" not in str(s)
+    assert "sslmode=require" in s.safe_url and "password=***" in s.safe_url
+    assert "hunter2" not in mask_url("redis://host:6379/0?Password=hunter2")
+    assert "hunter2" not in mask_url("redis://:hunter2@host:notaport/0")
