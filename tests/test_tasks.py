@@ -374,3 +374,29 @@ async def test_api_delegates_lookups_by_inputs(backend: Backend) -> None:
     assert [j.args for j in await api.queued("default")] == [[{"host": "c", "port": 80}]]
     details = await api.details()
     assert details["queues"]["default"]["length"] == 1
+
+
+async def test_a_periodic_run_skipped_by_middleware_still_schedules_the_next(
+    backend: Backend,
+) -> None:
+    # A pre_processor returning False used to end the periodic task for good (no next run) and
+    # leave its JobLock held for an hour, so even a fresh boot's copy was dropped.
+    runs: list[str] = []
+    paused = [True]
+    clock = FakeClock()
+    tasks = periodic_registry(runs)
+    tasks.add_middleware(
+        Middleware("maintenance", is_global=True, pre_processor=lambda p: not paused[0])
+    )
+    api = api_for(backend, tasks, clock)
+    await api.enqueue_all_recurrent_tasks()
+    assert await drain(backend, tasks, clock=clock) == 1
+    assert runs == []
+    assert [t.timestamp for t in await find_enqueued_tasks(backend, "tick")] == [
+        int(clock.now() + 60) * 1000
+    ]
+    assert await backend.list_locks("workerslock:") == {}
+    paused[0] = False
+    clock.advance(60)
+    assert await drain(backend, tasks, clock=clock) == 1
+    assert runs == ["x"]

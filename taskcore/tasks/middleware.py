@@ -7,9 +7,12 @@ middleware hook     plugin hook         a return of False ...
 ==================  ==================  ===================================================
 ``pre_enqueue``     ``before_enqueue``  ... blocks the enqueue (``enqueue`` returns False)
 ``post_enqueue``    ``after_enqueue``   ... stops later plugins' after_enqueue
-``pre_processor``   ``before_perform``  ... skips the job (no counter moves)
+``pre_processor``   ``before_perform``  ... skips the job (no counter moves) [*]_
 ``post_processor``  ``after_perform``   ... stops later plugins' after_perform
 ==================  ==================  ===================================================
+
+.. [*] The ``after_perform`` hooks of the plugins before the middleware still run (their
+   ``before_perform`` ran): JobLock releases its lock and a periodic task schedules its next run.
 
 Any other return (None included) continues. A hook receives the :class:`~taskcore.plugins.Plugin`
 instance running it, so it can read ``plugin.func``, ``plugin.queue``, ``plugin.args``,
@@ -30,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from taskcore.errors import ConfigError
-from taskcore.plugins.base import Plugin
+from taskcore.plugins.base import Plugin, resolve_plugin
 
 __all__ = ["DEFAULT_PRIORITY", "Middleware", "MiddlewareHook", "MiddlewarePlugin"]
 
@@ -117,7 +120,28 @@ class MiddlewarePlugin(Plugin):
         return await self.middleware.post_enqueue(self)
 
     async def before_perform(self) -> bool:
-        return await self.middleware.pre_processor(self)
+        if await self.middleware.pre_processor(self):
+            return True
+        await self._unwind()
+        return False
+
+    async def _unwind(self) -> None:
+        """Run ``after_perform`` of the plugins before this one, as after a success.
+
+        Their ``before_perform`` already ran and may have taken something only their
+        ``after_perform`` gives back: a skip must not leave JobLock's lock held for its TTL nor
+        end a periodic task (the task's plugin schedules its next run there).
+        """
+        plugins = self.context.job.plugins
+        mine = next((i for i, ref in enumerate(plugins) if ref is type(self)), 0)
+        for ref in plugins[:mine]:
+            cls = resolve_plugin(ref)
+            plugin = cls(self.context, self.context.job.options_for(cls.plugin_name()))
+            outcome: Any = plugin.after_perform()  # a user plugin may define a sync hook
+            if inspect.isawaitable(outcome):
+                outcome = await outcome
+            if outcome is False:
+                return
 
     async def after_perform(self) -> bool:
         return await self.middleware.post_processor(self)
