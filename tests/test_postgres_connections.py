@@ -67,3 +67,14 @@ async def test_a_held_connection_the_server_closed_is_replaced(
     finally:
         await admin.close()
     assert await backend.queue_length("q") == 1
+
+
+async def test_aclose_while_a_call_runs_waits_for_it_and_returns(dsn: str) -> None:
+    backend = PostgresBackend(dsn, namespace=f"conn-{uuid.uuid4().hex[:8]}", max_size=2)
+    await backend.open()
+    slow = asyncio.ensure_future(
+        backend._run(lambda conn: conn.fetchval("SELECT pg_sleep(0.5)::text || 'done'"))
+    )
+    await asyncio.sleep(0.1)  # the statement is running on the server
+    await asyncio.wait_for(backend.aclose(), 5)
+    assert await slow == "done"

@@ -370,10 +370,17 @@ class PostgresBackend(Backend):
         self._opened = True
 
     async def _close_pool(self) -> None:
+        """Close the pool this backend created. ``pool.close()`` waits for every connection
+        to come back, so calls still running keep ``self._pool`` to release theirs to until
+        it returns (dropping the reference first made :meth:`aclose` wait forever)."""
         if self._owns_pool and self._pool is not None:
-            pool, self._pool = self._pool, None
-            with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await pool.close()
+            pool = self._pool
+            try:
+                with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                    await pool.close()
+            finally:
+                if self._pool is pool:
+                    self._pool = None
 
     async def aclose(self) -> None:
         """Stop the listener, give held connections back and close the pool this backend
