@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Self
 from taskcore.config import Settings
 from taskcore.registry import connect
 from taskcore.tasks.api import TaskAPI
+from taskcore.tasks.periodic import watch_stuck_workers
 from taskcore.tasks.registry import TaskRegistry
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class App:
                     queue=self.queue,
                 )
                 self._attach("scheduler", self.scheduler)
+                watch_stuck_workers(self.scheduler, self.queue, self.tasks)
                 await self.scheduler.start()
                 booted = await self.task.enqueue_all_recurrent_tasks()
                 if booted:

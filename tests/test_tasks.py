@@ -400,3 +400,36 @@ async def test_a_periodic_run_skipped_by_middleware_still_schedules_the_next(
     clock.advance(60)
     assert await drain(backend, tasks, clock=clock) == 1
     assert runs == ["x"]
+
+
+async def test_a_periodic_task_whose_worker_died_runs_again(backend: Backend) -> None:
+    # The dead worker's copy went to the failed list and its JobLock stayed held: no next run
+    # was ever scheduled (and a retried copy was dropped by the lock) until a restart.
+    from taskcore.backend import WorkerId
+    from taskcore.scheduler import Scheduler
+    from taskcore.tasks.periodic import watch_stuck_workers
+
+    runs: list[str] = []
+    clock = FakeClock()
+    tasks = periodic_registry(runs)
+    queue = Queue(backend, tasks.jobs, clock=clock)
+    await TaskAPI(queue, tasks).enqueue_all_recurrent_tasks()
+    dead = WorkerId("dead-host:1", ("default",))
+    await backend.register_worker(dead, clock.now())
+    reservation = await backend.reserve(["default"], dead, clock.now())
+    assert reservation is not None
+    lock = f"workerslock:tick:default:{reservation.payload.split('args')[1][2:-1]}"
+    assert await backend.acquire_lock(lock, "1", 3600)  # as the dead worker's JobLock did
+    scheduler = Scheduler(backend, stuck_worker_timeout=60, clock=clock, queue=queue)
+    watch_stuck_workers(scheduler, queue, tasks)
+    clock.advance(61)
+    await scheduler.poll()
+    await scheduler.drain()
+    assert await backend.failure_count() == 1
+    assert await backend.list_locks("workerslock:") == {}
+    assert [t.timestamp for t in await find_enqueued_tasks(backend, "tick")] == [
+        int(clock.now() + 60) * 1000
+    ]
+    clock.advance(60)
+    assert await drain(backend, tasks, clock=clock) == 1
+    assert runs == ["x"]

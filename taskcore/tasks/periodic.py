@@ -7,7 +7,10 @@ The mechanism is Actionhero's (spec section 7.3), with its payload bug fixed:
   be queued while one waits) and DelayQueueLock (nor while one is scheduled);
 * after each run (and after a failed run when ``re_enqueue_periodic_task_if_exception``), the
   next run is scheduled ``frequency`` seconds later with ``suppress_duplicate=True``;
-* at boot, the scheduler node calls :func:`enqueue_all_recurrent_tasks`.
+* at boot, the scheduler node calls :func:`enqueue_all_recurrent_tasks`;
+* when the scheduler declares a worker dead while it ran a periodic task, the copy went to the
+  failed list and nothing would schedule the next run: :func:`watch_stuck_workers` releases the
+  dead copy's JobLock and schedules the next run (:func:`recover_recurrent_tasks`).
 
 Every recurring copy is the task's canonical payload ``[task.encode({})]``, and the deletes in
 :func:`enqueue_recurrent_task` and :func:`stop_recurrent_task` use the very same bytes. Actionhero
@@ -26,11 +29,21 @@ from taskcore.codec import dumps
 from taskcore.errors import DuplicateJobError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from taskcore.codec import Failure
     from taskcore.queue import Queue
+    from taskcore.scheduler import Scheduler
     from taskcore.tasks.registry import TaskRegistry
     from taskcore.tasks.task import Task
 
-__all__ = ["enqueue_all_recurrent_tasks", "enqueue_recurrent_task", "stop_recurrent_task"]
+__all__ = [
+    "enqueue_all_recurrent_tasks",
+    "enqueue_recurrent_task",
+    "recover_recurrent_tasks",
+    "stop_recurrent_task",
+    "watch_stuck_workers",
+]
 
 log = logging.getLogger("taskcore.tasks")
 
@@ -95,3 +108,44 @@ async def stop_recurrent_task(queue: Queue, task: Task) -> int | None:
         removed += len(await queue.del_delayed(task.queue, task.name, args))
         await queue.del_lock(f"lock:{task.name}:{task.queue}:{dumps(args)}")
     return removed
+
+
+async def recover_recurrent_tasks(
+    queue: Queue, registry: TaskRegistry, failures: Sequence[Failure]
+) -> list[str]:
+    """Schedule the next run of every periodic task whose running copy is among ``failures``
+    (the jobs of a worker declared dead); returns their names.
+
+    The dead copy's JobLock (default key) is released first: it would otherwise drop every copy
+    for ``lock_timeout`` seconds. With ``retry_stuck_jobs`` the dead copy may also be back in its
+    queue; :func:`enqueue_recurrent_task` removes it, so one chain of runs remains.
+    """
+    recovered: list[str] = []
+    for failure in failures:
+        name = failure.payload.get("class")
+        if not isinstance(name, str) or name not in registry:
+            continue
+        task = registry.get(name)
+        if not task.is_periodic:
+            continue
+        args = failure.payload.get("args")
+        await queue.del_lock(f"workerslock:{name}:{failure.queue}:{dumps(args)}")
+        await enqueue_recurrent_task(queue, task)
+        recovered.append(name)
+    return recovered
+
+
+def watch_stuck_workers(scheduler: Scheduler, queue: Queue, registry: TaskRegistry) -> None:
+    """Make ``scheduler`` recover periodic tasks whose worker it declares dead (see
+    :func:`recover_recurrent_tasks`); the App does this on scheduler nodes."""
+
+    async def on_clean(worker: str, failures: list[Failure], age: float) -> None:
+        names = await recover_recurrent_tasks(queue, registry, failures)
+        if names:
+            log.warning(
+                "worker %s died running periodic task(s) %s; next runs scheduled",
+                worker,
+                ", ".join(names),
+            )
+
+    scheduler.on("clean_stuck_worker", on_clean)
