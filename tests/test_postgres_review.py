@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+import asyncpg
 import pytest
 
 from conformance_tests import servers
@@ -87,3 +88,29 @@ async def test_clean_worker_keeps_a_job_reserved_by_a_same_named_worker_meanwhil
     assert await backend.failures(0, -1) == ["failed:orphan"]
     current = await backend.current_job(newcomer)
     assert current is not None and current.payload == "fresh"
+
+
+async def test_a_wake_up_survives_the_server_killing_the_listen_connection(
+    backend: PostgresBackend, dsn: str
+) -> None:
+    """A dropped LISTEN connection wakes every waiter (pushes may have been missed), comes
+    back by itself, and later pushes wake the waiter again."""
+    wake = await backend.wake_up(["q"])
+    try:
+        wake.arm()
+        conn = backend._hub._conn
+        assert conn is not None
+        admin = await asyncpg.connect(dsn)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+        finally:
+            await admin.close()
+        assert await wake.wait(5)  # the drop itself
+        wake.arm()
+        assert await wake.wait(5)  # listening again
+        assert backend._hub.listening
+        wake.arm()
+        await backend.push("q", "job")
+        assert await wake.wait(5)
+    finally:
+        await wake.aclose()
