@@ -14,6 +14,7 @@ import pytest
 
 from conformance_tests import servers
 from taskcore.backend import CurrentJob, WorkerId
+from taskcore.errors import ConfigError
 from taskcore_postgres import PostgresBackend
 
 pytestmark = pytest.mark.postgres
@@ -114,3 +115,20 @@ async def test_a_wake_up_survives_the_server_killing_the_listen_connection(
         assert await wake.wait(5)
     finally:
         await wake.aclose()
+
+
+@pytest.mark.parametrize(
+    ("dsn_text", "options"),
+    [
+        ("postgresql://user:s3cret@127.0.0.1:notaport/db", {}),
+        ("postgresql://user:s3cret@127.0.0.1:5432/db", {"no_such_option": 1}),
+    ],
+)
+async def test_invalid_connection_settings_raise_config_error_without_the_password(
+    dsn_text: str, options: dict[str, Any]
+) -> None:
+    backend = PostgresBackend(dsn_text, namespace="never-opened", **options)
+    with pytest.raises(ConfigError) as caught:
+        await backend.open()
+    assert "s3cret" not in str(caught.value)
+    assert "DSN" in str(caught.value)

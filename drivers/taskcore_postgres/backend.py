@@ -166,7 +166,10 @@ class PostgresBackend(Backend):
             return "<asyncpg pool>"
         parts = urlsplit(self._dsn)
         host = parts.hostname or "localhost"
-        port = f":{parts.port}" if parts.port else ""
+        try:
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:  # not a number: the text after the host, never the credentials
+            port = ":" + parts.netloc.rpartition("@")[2].rpartition(":")[2]
         return f"{parts.scheme}://{host}{port}{parts.path}"
 
     def _translate(self, exc: BaseException) -> TaskcoreError | None:
@@ -352,9 +355,17 @@ class PostgresBackend(Backend):
         try:
             if self._owns_pool:
                 options = {"reset": _keep_session, **self._options}
-                self._pool = await asyncpg.create_pool(
-                    self._dsn, min_size=self._min_size, max_size=self._max_size, **options
-                )
+                try:
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=self._min_size, max_size=self._max_size, **options
+                    )
+                except (ValueError, TypeError) as exc:
+                    # asyncpg's own messages name the bad part, never the password.
+                    raise ConfigError(
+                        f"invalid PostgreSQL connection settings for {self._where()}: {exc}. "
+                        "Check the DSN (postgresql://user:password@host:5432/database) and "
+                        "the options given to the backend (asyncpg.create_pool's)."
+                    ) from exc
             assert self._pool is not None
             async with self._pool.acquire() as conn:
                 await schema_mod.ensure_schema(conn, self.schema)
