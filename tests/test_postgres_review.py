@@ -132,3 +132,25 @@ async def test_invalid_connection_settings_raise_config_error_without_the_passwo
         await backend.open()
     assert "s3cret" not in str(caught.value)
     assert "DSN" in str(caught.value)
+
+
+async def test_concurrent_opens_create_a_new_schema_exactly_once(dsn: str) -> None:
+    schema = f"tc_review_{uuid.uuid4().hex[:8]}"
+    backends = [PostgresBackend(dsn, namespace="ns", schema=schema, max_size=1) for _ in range(5)]
+    try:
+        await asyncio.gather(*(b.open() for b in backends))
+        await backends[0].push("q", "job")
+        assert await backends[4].queue_range("q", 0, -1) == ["job"]
+        conn = await asyncpg.connect(dsn)
+        try:
+            versions = await conn.fetch(f'SELECT version FROM "{schema}".tc_schema_version')
+        finally:
+            await conn.close()
+        assert [r["version"] for r in versions] == [1]
+    finally:
+        await asyncio.gather(*(b.aclose() for b in backends))
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
