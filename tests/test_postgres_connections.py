@@ -78,3 +78,40 @@ async def test_aclose_while_a_call_runs_waits_for_it_and_returns(dsn: str) -> No
     await asyncio.sleep(0.1)  # the statement is running on the server
     await asyncio.wait_for(backend.aclose(), 5)
     assert await slow == "done"
+
+
+async def test_a_statement_aborted_by_a_deadlock_runs_again(backend: PostgresBackend) -> None:
+    # Two transactions lock two rows in opposite orders; PostgreSQL aborts one of them
+    # (after deadlock_timeout, 1 s by default). The driver must run the aborted one again, so
+    # both calls succeed and both writes are there.
+    await backend.set_lock("dl:a", "0", None)
+    await backend.set_lock("dl:b", "0", None)
+    both_hold_one = asyncio.Barrier(2)
+    table = f"{backend._sql.schema}.tc_locks"
+
+    def crossing(first: str, second: str, value: str):  # type: ignore[no-untyped-def]
+        attempts = 0
+
+        async def op(conn: asyncpg.Connection) -> int:
+            nonlocal attempts
+            attempts += 1
+            async with conn.transaction():
+                sql = f"UPDATE {table} SET value = $3 WHERE ns = $1 AND name = $2"
+                await conn.execute(sql, backend.namespace, first, value)
+                if attempts == 1:
+                    await both_hold_one.wait()
+                await conn.execute(sql, backend.namespace, second, value)
+            return attempts
+
+        return op
+
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            backend._run(crossing("dl:a", "dl:b", "x")),
+            backend._run(crossing("dl:b", "dl:a", "y")),
+        ),
+        20,
+    )
+    assert sorted(results) == [1, 2]  # one ran once, the deadlock victim twice
+    values = {await backend.get_lock("dl:a"), await backend.get_lock("dl:b")}
+    assert len(values) == 1 and values <= {"x", "y"}  # the retried one committed last, whole

@@ -71,6 +71,14 @@ _NATIVE: tuple[type[BaseException], ...] = (
     asyncpg.InternalClientError,
 )
 
+_ROLLED_BACK: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+"""Errors after which PostgreSQL has rolled the whole statement back: safe to run again."""
+
+_ROLLED_BACK_ATTEMPTS = 5
+
 T = TypeVar("T")
 
 
@@ -278,12 +286,15 @@ class PostgresBackend(Backend):
         anything is sent; that connection is discarded and ``op`` runs once more on a fresh one.
         A ``read_only`` op is also run once more when the connection died under it (the server
         may have dropped it just before the op was sent): running a read twice changes nothing,
-        whereas a write whose connection died is reported, not repeated.
+        whereas a write whose connection died is reported, not repeated. A statement PostgreSQL
+        aborted to break a deadlock (e.g. cleaning a worker that is still alive while it
+        completes a job) or a serialization conflict runs again, up to five times.
         """
         retryable: tuple[type[BaseException], ...] = (asyncpg.InternalClientError,)
         if read_only:
             retryable += (asyncpg.ConnectionDoesNotExistError, asyncpg.InterfaceError)
-        for attempt in range(2):
+        lost = rolled_back = 0
+        while True:
             conn = await self._checkout()
             try:
                 result = await op(conn)
@@ -291,9 +302,18 @@ class PostgresBackend(Backend):
                 if _usable(conn):
                     conn.terminate()
                 await self._checkin(conn, healthy=False)
-                if attempt:
+                lost += 1
+                if lost > 1:
                     raise self._mapped(exc) from exc
                 await self._expire_connections()
+                continue
+            except _ROLLED_BACK as exc:
+                # PostgreSQL aborted the statement (or transaction) whole to break a deadlock
+                # or a serialization conflict: nothing of it was written, so it runs again.
+                await self._checkin(conn, healthy=True)
+                rolled_back += 1
+                if rolled_back >= _ROLLED_BACK_ATTEMPTS:
+                    raise self._mapped(exc) from exc
                 continue
             except BaseException as exc:
                 await self._checkin(conn, healthy=False)
@@ -302,7 +322,6 @@ class PostgresBackend(Backend):
                 raise
             await self._checkin(conn, healthy=True)
             return result
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # Every statement in Queries takes the namespace as $1; these helpers pass it.
 
