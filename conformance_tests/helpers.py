@@ -76,6 +76,11 @@ class TcpProxy:
             self._server.close()
         for writer in self._writers:
             writer.transport.abort()
+        self._writers.clear()
+
+    async def restart(self) -> None:
+        """Accept connections again on the same port, as when the server comes back."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection(*self._target)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from conformance_tests.drivers import DriverSpec
 from conformance_tests.engine_support import WAIT, EventLog, until_sleeping
-from taskcore import codec
+from conformance_tests.helpers import TcpProxy
+from taskcore import codec, connect
 from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
 from taskcore.errors import BackendUnavailable, UnknownJob
@@ -499,3 +502,45 @@ async def test_perform_inline_runs_hooks_and_the_job_without_storage(
         await worker.perform_inline("nope")
     assert await backend.stats() == {}
     assert await backend.list_workers() == []
+
+
+async def test_a_worker_keeps_consuming_after_the_server_goes_away_and_returns(
+    driver: DriverSpec, namespace: str, backend: Backend
+) -> None:
+    # The failure users of job systems report most: after a server restart the worker stays
+    # alive but never takes another job. Here every connection of the worker (including its
+    # wake-up listener) runs through a proxy that is cut and then restored; the poll timeout is
+    # 30 s, so only a recovered wake-up path (or the worker's own retry) explains a prompt job.
+    if driver.unreachable_url is None:
+        pytest.skip("an in-process driver has no server to go away")
+    url = urlsplit(driver.url())
+    assert url.hostname is not None and url.port is not None
+    ran: list[int] = []
+    got_one = asyncio.Event()
+
+    async def record(i: int) -> None:
+        ran.append(i)
+        got_one.set()
+
+    async with TcpProxy(url.hostname, url.port) as proxy:
+        netloc = url.netloc.rsplit(":", 1)[0] + f":{proxy.port}"
+        proxied = connect(urlunsplit(url._replace(netloc=netloc)), namespace=namespace)
+        await proxied.open()
+        worker = Worker(proxied, {"record": record}, queues=["q"], name="survivor", timeout=30.0)
+        log = EventLog(worker)
+        try:
+            await worker.start()
+            await backend.push("q", codec.encode_job("record", "q", [1]))
+            await asyncio.wait_for(got_one.wait(), WAIT)
+            got_one.clear()
+
+            proxy.stop()
+            await log.wait_for("error")  # it noticed the outage
+            await proxy.restart()
+            await backend.push("q", codec.encode_job("record", "q", [2]))
+            await asyncio.wait_for(got_one.wait(), 20)
+        finally:
+            await asyncio.wait_for(worker.end(), WAIT)
+            await proxied.aclose()
+    assert ran == [1, 2]
+    assert (await backend.stats()).get("processed") == 2
