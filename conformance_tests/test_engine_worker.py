@@ -16,7 +16,7 @@ from conformance_tests.helpers import TcpProxy
 from taskcore import codec, connect
 from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
-from taskcore.errors import BackendUnavailable, UnknownJob
+from taskcore.errors import BackendUnavailable, ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition, Jobs
 from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
@@ -544,3 +544,69 @@ async def test_a_worker_keeps_consuming_after_the_server_goes_away_and_returns(
             await proxied.aclose()
     assert ran == [1, 2]
     assert (await backend.stats()).get("processed") == 2
+
+
+async def test_a_job_past_its_timeout_is_cancelled_and_recorded_as_a_failure(
+    backend: Backend,
+) -> None:
+    clock = FakeClock()
+    cancelled = asyncio.Event()
+    release_thread = threading.Event()
+
+    async def hangs() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def hangs_in_a_thread() -> None:
+        release_thread.wait(WAIT)
+
+    async def quick() -> str:
+        return "done"
+
+    jobs = Jobs()
+    jobs.register("hangs", hangs, timeout=30)
+    jobs.register("hangs_sync", hangs_in_a_thread, timeout=30)
+    jobs.register("quick", quick, timeout=30)
+    queue = Queue(backend, jobs, clock=clock)
+    for name in ("hangs", "hangs_sync", "quick"):
+        await queue.enqueue("math", name)
+    worker = make_worker(backend, jobs, clock=clock)
+    log = EventLog(worker)
+    try:
+        for _ in range(2):
+            running = asyncio.ensure_future(worker.work_one())
+            await until_sleeping(clock)  # the job's timeout timer is parked on the clock
+            clock.advance(29)
+            await asyncio.sleep(0)
+            assert not running.done(), "cancelled before its timeout"
+            clock.advance(1)
+            assert await asyncio.wait_for(running, WAIT) is True
+        assert cancelled.is_set(), "the async job was cancelled, not left running"
+        assert await worker.work_one() is True  # a job within its timeout is unaffected
+    finally:
+        release_thread.set()
+
+    failures = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
+    assert [(f.job.class_name, f.exception) for f in failures] == [
+        ("hangs", "JobTimeout"),
+        ("hangs_sync", "JobTimeout"),
+    ]
+    assert "timeout of 30 s" in (failures[0].error or "")
+    assert [args[2] for name, args in log.events if name == "success"] == ["done"]
+    assert await backend.stats() == {
+        "failed": 2,
+        f"failed:{worker.name}": 2,
+        "processed": 1,
+        f"processed:{worker.name}": 1,
+    }
+
+
+def test_a_job_timeout_must_be_positive_seconds() -> None:
+    async def job() -> None: ...
+
+    for bad in (0, -1, True, "5"):
+        with pytest.raises(ConfigError, match="timeout"):
+            JobDefinition(job, timeout=bad)  # type: ignore[arg-type]

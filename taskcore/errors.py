@@ -13,6 +13,7 @@ __all__ = [
     "DriverNotFound",
     "DuplicateJobError",
     "JobNotFound",
+    "JobTimeout",
     "MalformedPayload",
     "TaskcoreError",
     "UnknownJob",
@@ -41,6 +42,15 @@ class BackendUnavailable(BackendError):
 
     Nothing was written by the failed call unless its docstring says otherwise; retry it once the
     server is back.
+    """
+
+
+class JobTimeout(TaskcoreError):
+    """A job ran longer than its definition's ``timeout`` and was cancelled.
+
+    It is recorded as a failure like any other (retry it from the failed list, or let the Retry
+    plugin do it). A sync job running in a thread cannot be interrupted: its outcome is
+    recorded at the timeout and the thread finishes in the background.
     """
 
 

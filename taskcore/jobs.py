@@ -39,12 +39,24 @@ class JobDefinition:
     plugin_options: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    timeout: float | None = None
+    """Seconds ``perform`` may run before it is cancelled and recorded as a
+    :class:`~taskcore.errors.JobTimeout` failure; None (the default) for no limit. Measured on
+    the worker's clock; plugin hooks are not counted."""
 
     def __post_init__(self) -> None:
         from taskcore.plugins.base import resolve_plugin
 
         if not callable(self.perform):
             raise ConfigError(f"a job's perform must be callable, got {self.perform!r}")
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, int | float)
+            or self.timeout <= 0
+        ):
+            raise ConfigError(
+                f"a job's timeout must be a number of seconds > 0 or None, got {self.timeout!r}"
+            )
         names = [resolve_plugin(ref).plugin_name() for ref in self.plugins]
         unknown = sorted(set(self.plugin_options) - set(names))
         if unknown:
@@ -94,6 +106,7 @@ class Jobs(Mapping[str, JobDefinition]):
         *,
         plugins: Sequence[PluginRef] = (),
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
+        timeout: float | None = None,
     ) -> Callable[[PerformFn], PerformFn]: ...
 
     @overload
@@ -104,6 +117,7 @@ class Jobs(Mapping[str, JobDefinition]):
         *,
         plugins: Sequence[PluginRef] = (),
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
+        timeout: float | None = None,
     ) -> PerformFn: ...
 
     def register(
@@ -113,11 +127,16 @@ class Jobs(Mapping[str, JobDefinition]):
         *,
         plugins: Sequence[PluginRef] = (),
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
+        timeout: float | None = None,
     ) -> PerformFn | Callable[[PerformFn], PerformFn]:
-        """Register a function under ``name``; usable directly or as a decorator."""
+        """Register a function under ``name``; usable directly or as a decorator.
+
+        ``timeout`` (seconds) cancels a run that takes longer; see :class:`JobDefinition`.
+        """
 
         def decorate(fn: PerformFn) -> PerformFn:
-            self.add(name, JobDefinition(fn, tuple(plugins), dict(plugin_options or {})))
+            options = dict(plugin_options or {})
+            self.add(name, JobDefinition(fn, tuple(plugins), options, timeout))
             return fn
 
         return decorate if perform is None else decorate(perform)

@@ -21,21 +21,24 @@ awaitable they return is awaited.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import traceback
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from taskcore import codec
 from taskcore.backend import Outcome, Reservation
-from taskcore.errors import MalformedPayload, UnknownJob
+from taskcore.errors import JobTimeout, MalformedPayload, UnknownJob
 from taskcore.jobs import PerformFn
 from taskcore.plugins.base import HookContext, run_hooks
 
 if TYPE_CHECKING:
+    from taskcore.clock import Clock
     from taskcore.worker import Worker
 
-__all__ = ["JobRunner", "ShutdownDeadlineExceeded", "run_perform"]
+__all__ = ["JobRunner", "ShutdownDeadlineExceeded", "run_perform", "run_with_timeout"]
 
 
 class ShutdownDeadlineExceeded(Exception):
@@ -79,6 +82,27 @@ async def run_perform(fn: PerformFn, args: list[Any]) -> Any:
     if inspect.isawaitable(result):
         result = await result
     return result
+
+
+async def run_with_timeout(work: Coroutine[Any, Any, Any], timeout: float, clock: Clock) -> Any:
+    """Await ``work``, cancelling it and raising :class:`JobTimeout` once ``timeout`` seconds
+    have passed on ``clock`` (a FakeClock in tests, so no test waits for real)."""
+    job = asyncio.ensure_future(work)
+    timer = asyncio.ensure_future(clock.sleep(timeout))
+    try:
+        await asyncio.wait({job, timer}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+        if not job.done():
+            job.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await job
+    if job.cancelled():
+        raise JobTimeout(
+            f"job ran longer than its timeout of {timeout:g} s and was cancelled; raise the "
+            "job's timeout if it needs longer, or retry it from the failed list"
+        )
+    return job.result()
 
 
 class JobRunner:
@@ -180,11 +204,15 @@ class JobRunner:
             context.error = exc
         return True
 
-    @staticmethod
-    async def _invoke(context: HookContext) -> bool:
+    async def _invoke(self, context: HookContext) -> bool:
         if not await run_hooks("before_perform", context):
             return False
-        context.result = await run_perform(context.job.perform, context.args)
+        perform = run_perform(context.job.perform, context.args)
+        timeout = context.job.timeout
+        if timeout is None:
+            context.result = await perform
+        else:
+            context.result = await run_with_timeout(perform, timeout, self.worker.clock)
         return True
 
     def _failed(

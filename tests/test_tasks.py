@@ -433,3 +433,24 @@ async def test_a_periodic_task_whose_worker_died_runs_again(backend: Backend) ->
     clock.advance(60)
     assert await drain(backend, tasks, clock=clock) == 1
     assert runs == ["x"]
+
+
+def test_a_task_timeout_reaches_its_job_definition_and_is_validated() -> None:
+    tasks = TaskRegistry()
+
+    @tasks.task(timeout=12.5)
+    async def slow() -> None: ...
+
+    class Nightly(Task):
+        name = "nightly"
+        timeout = 600
+
+        async def run(self, inputs: Any, worker: Worker | None) -> None: ...
+
+    tasks.add(Nightly())
+    assert tasks.jobs["slow"].timeout == 12.5
+    assert tasks.jobs["nightly"].timeout == 600
+    with pytest.raises(ConfigError, match="timeout"):
+
+        @tasks.task(timeout=0)
+        async def never() -> None: ...

@@ -134,10 +134,12 @@ class TaskRegistry:
         plugins: Sequence[PluginRef] = (),
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
         re_enqueue_periodic_task_if_exception: bool = True,
+        timeout: float | None = None,
     ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
         """Decorator registering a function as a task (name defaults to the function's).
 
-        ``frequency`` is in SECONDS; see :class:`~taskcore.tasks.task.Task` for the fields.
+        ``frequency`` and ``timeout`` are in SECONDS; see :class:`~taskcore.tasks.task.Task`
+        for the fields.
         """
 
         def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
@@ -152,6 +154,7 @@ class TaskRegistry:
                 plugins=tuple(plugins),
                 plugin_options=dict(plugin_options or {}),
                 re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
+                timeout=timeout,
             )
             self.add(built)
             return built
@@ -242,4 +245,4 @@ class TaskRegistry:
             return await task.perform(decode_inputs(args, task.name), worker)
 
         perform.__qualname__ = perform.__name__ = f"task_{task.name}"
-        return JobDefinition(perform, tuple(plugins), options)
+        return JobDefinition(perform, tuple(plugins), options, task.timeout)

@@ -54,7 +54,9 @@ class Task(abc.ABC):
     ``run`` may be sync (it then runs in a thread). ``frequency`` is in SECONDS (Actionhero's
     is in milliseconds). ``middleware`` names :class:`Middleware` objects or the names of
     middleware added to the registry. ``re_enqueue_periodic_task_if_exception`` keeps a periodic
-    task alive after a failed run (Actionhero's default since PR #1312).
+    task alive after a failed run (Actionhero's default since PR #1312). ``timeout`` (seconds,
+    None for no limit) cancels a run that takes longer and records it as a ``JobTimeout``
+    failure.
     """
 
     name: ClassVar[str] = ""
@@ -66,9 +68,11 @@ class Task(abc.ABC):
     plugins: ClassVar[Sequence[PluginRef]] = ()
     plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     re_enqueue_periodic_task_if_exception: ClassVar[bool] = True
+    timeout: ClassVar[float | None] = None
 
     def __init__(self, **overrides: Any) -> None:
         allowed = {
+            "timeout",
             "name",
             "description",
             "queue",
@@ -100,6 +104,15 @@ class Task(abc.ABC):
             raise ConfigError(
                 f"task {label!r}: frequency must be a number of seconds >= 0, "
                 f"got {self.frequency!r}"
+            )
+        if self.timeout is not None and (
+            isinstance(self.timeout, bool)
+            or not isinstance(self.timeout, int | float)
+            or self.timeout <= 0
+        ):
+            raise ConfigError(
+                f"task {label!r}: timeout must be a number of seconds > 0 or None, "
+                f"got {self.timeout!r}"
             )
         if self.inputs is not None and not (
             inspect.isclass(self.inputs) and issubclass(self.inputs, pydantic.BaseModel)
