@@ -7,7 +7,7 @@ import contextlib
 from types import TracebackType
 from typing import Any, Self
 
-from taskcore.backend import CurrentJob, WorkerId
+from taskcore.backend import Backend, CurrentJob, WorkerId
 from taskcore.codec import encode_failure, encode_job
 
 __all__ = ["NOW", "TcpProxy", "failure_for", "job", "worker"]
@@ -25,6 +25,14 @@ def job(n: Any = 1, queue: str = "math", class_name: str = "add") -> str:
 def worker(name: str = "host:1", *queues: str) -> WorkerId:
     """A worker id; queues default to ``("math",)``."""
     return WorkerId(name, queues or ("math",))
+
+
+async def holding_a_job(backend: Backend) -> WorkerId:
+    """A worker that has reserved ``job(1)`` from ``math``: it holds a current job."""
+    w = worker()
+    await backend.push("math", job(1))
+    await backend.reserve(["math"], w, NOW)
+    return w
 
 
 def failure_for(current: CurrentJob) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conformance_tests.fixtures import BackendFactory
-from conformance_tests.helpers import NOW, failure_for, job, worker
+from conformance_tests.helpers import NOW, failure_for, holding_a_job, job, worker
 from taskcore.backend import Backend, Outcome, Reservation
 from taskcore.codec import encode_job, parse_date
 
@@ -98,9 +98,7 @@ class QueueContract:
     async def test_complete_success_counts_processed_and_clears_the_current_job(
         self, backend: Backend
     ) -> None:
-        w = worker()
-        await backend.push("math", job(1))
-        await backend.reserve(["math"], w, NOW)
+        w = await holding_a_job(backend)
         await backend.complete(w, Outcome.success())
         assert await backend.current_job(w) is None
         assert await backend.stats() == {"processed": 1, f"processed:{w.name}": 1}
@@ -109,9 +107,7 @@ class QueueContract:
     async def test_complete_failure_counts_failed_and_appends_the_record(
         self, backend: Backend
     ) -> None:
-        w = worker()
-        await backend.push("math", job(1))
-        await backend.reserve(["math"], w, NOW)
+        w = await holding_a_job(backend)
         current = await backend.current_job(w)
         assert current is not None
         record = failure_for(current)
@@ -124,18 +120,14 @@ class QueueContract:
         self, backend: Backend
     ) -> None:
         # The Retry plugin's outcome: the attempt failed, the job was rescheduled.
-        w = worker()
-        await backend.push("math", job(1))
-        await backend.reserve(["math"], w, NOW)
+        w = await holding_a_job(backend)
         await backend.complete(w, Outcome.failure(None))
         assert await backend.current_job(w) is None
         assert await backend.stats() == {"failed": 1, f"failed:{w.name}": 1}
         assert await backend.failure_count() == 0
 
     async def test_complete_skipped_moves_no_counter(self, backend: Backend) -> None:
-        w = worker()
-        await backend.push("math", job(1))
-        await backend.reserve(["math"], w, NOW)
+        w = await holding_a_job(backend)
         await backend.complete(w, Outcome.skipped())
         assert await backend.current_job(w) is None
         assert await backend.stats() == {}
@@ -157,9 +149,7 @@ class QueueContract:
     async def test_complete_and_reserve_on_empty_queues_leaves_the_worker_idle(
         self, backend: Backend
     ) -> None:
-        w = worker()
-        await backend.push("math", job(1))
-        await backend.reserve(["math"], w, NOW)
+        w = await holding_a_job(backend)
         current = await backend.current_job(w)
         assert current is not None
         record = failure_for(current)
