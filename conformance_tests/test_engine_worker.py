@@ -452,32 +452,10 @@ async def test_shutdown_deadline_cancels_the_job_and_records_it_as_a_failure(
     async def forever() -> None:
         await asyncio.Event().wait()
 
-    queue = Queue(backend)
-    await queue.enqueue("math", "forever")
-    await queue.enqueue("math", "forever")
-    worker = make_worker(backend, Jobs({"forever": forever}), shutdown_timeout=0.05)
-    log = EventLog(worker)
-    await worker.start()
-    await log.wait_for("job")
-    await asyncio.wait_for(worker.end(), WAIT)
-
-    (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
-    assert failure.exception == "ShutdownDeadlineExceeded"
-    assert failure.job == codec.Job("forever", "math", [])
-    assert await queue.length("math") == 1
-    assert await backend.list_workers() == []
-    assert await backend.current_jobs() == {}
-
-
-async def test_a_job_cancelled_at_the_deadline_still_releases_its_job_lock(
-    backend: Backend,
-) -> None:
-    async def forever() -> None:
-        await asyncio.Event().wait()
-
     jobs = Jobs()
     jobs.register("forever", forever, plugins=["JobLock"])
     queue = Queue(backend, jobs)
+    await queue.enqueue("math", "forever")
     await queue.enqueue("math", "forever")
     worker = make_worker(backend, jobs, shutdown_timeout=0.05)
     log = EventLog(worker)
@@ -486,9 +464,14 @@ async def test_a_job_cancelled_at_the_deadline_still_releases_its_job_lock(
     assert list(await backend.list_locks("workerslock:")) == ["workerslock:forever:math:[]"]
     await asyncio.wait_for(worker.end(), WAIT)
 
+    # the cancelled job's after_perform hooks still ran: its JobLock is released
     assert await backend.list_locks("workerslock:") == {}
     (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
     assert failure.exception == "ShutdownDeadlineExceeded"
+    assert failure.job == codec.Job("forever", "math", [])
+    assert await queue.length("math") == 1
+    assert await backend.list_workers() == []
+    assert await backend.current_jobs() == {}
 
 
 async def test_perform_inline_runs_hooks_and_the_job_without_storage(
