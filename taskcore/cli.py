@@ -319,16 +319,33 @@ async def cmd_enqueue(args: argparse.Namespace) -> int:
 # -------------------------------------------------------------------- parser
 
 
+def _global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
+    """The options every command takes, accepted before or after the command name. On a
+    command's parser their defaults are suppressed, so one given before the command stands."""
+
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if on_command else value
+
+    parser.add_argument(
+        "--config", default=default(None), help="TOML settings file (default: $TASKCORE_CONFIG)"
+    )
+    parser.add_argument(
+        "--url", default=default(None), help="storage URL (default: memory://, or $TASKCORE_URL)"
+    )
+    parser.add_argument(
+        "--namespace", default=default(None), help="resque namespace (default: resque)"
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=default(0), help="more logging")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taskcore", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="TOML settings file (default: $TASKCORE_CONFIG)")
-    parser.add_argument("--url", help="storage URL (default: memory://, or $TASKCORE_URL)")
-    parser.add_argument("--namespace", help="resque namespace (default: resque)")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    _global_options(parser, on_command=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, handler: Handler, help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
+        _global_options(p, on_command=True)
         p.set_defaults(handler=handler)
         return p
 

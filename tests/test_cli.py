@@ -167,3 +167,18 @@ def test_config_file_applies_to_commands_that_load_an_app(
     )
     data = info(["--config", str(config)], capsys)
     assert data["queues"] == {"work": {"length": 1}}
+
+
+def test_global_options_work_before_or_after_the_command(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `taskcore info --url ...` is how people type it; both orders reach the same store.
+    assert main([*store, "enqueue", "raw_job", "--args", "[1]", "--queue", "raw"]) == 0
+    capsys.readouterr()
+    assert main(["info", "--json", *store]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["queues"] == {"raw": {"length": 1}}
+    assert info(store, capsys) == after
+    # an option given after the command wins over the same option before it
+    assert main([*store, "info", "--json", "--namespace", "cli-elsewhere"]) == 0
+    assert json.loads(capsys.readouterr().out)["queues"] == {}
