@@ -16,14 +16,13 @@ replace Queue, Scheduler and MultiWorker.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from taskcore.config import Settings
+from taskcore.events import install_stop_signals, remove_stop_signals
 from taskcore.registry import connect
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.periodic import watch_stuck_workers
@@ -201,19 +200,13 @@ class App:
     async def run_until_stopped(self, stop: asyncio.Event | None = None) -> None:
         """Start, run until ``stop`` is set or SIGINT/SIGTERM arrives, then stop cleanly."""
         stop = stop if stop is not None else asyncio.Event()
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, stop.set)
-                installed.append(sig)
+        installed = install_stop_signals(stop.set)
         try:
             await self.start()
             await stop.wait()
             log.info("stopping: waiting for running jobs to finish")
         finally:
-            for sig in installed:
-                loop.remove_signal_handler(sig)
+            remove_stop_signals(installed)
             await self.stop()
 
     async def __aenter__(self) -> Self:

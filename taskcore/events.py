@@ -16,12 +16,21 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import signal
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from taskcore.clock import Clock
 
-__all__ = ["AnyHandler", "EventEmitter", "Handler", "sleep_or_stop"]
+__all__ = [
+    "STOP_SIGNALS",
+    "AnyHandler",
+    "EventEmitter",
+    "Handler",
+    "install_stop_signals",
+    "remove_stop_signals",
+    "sleep_or_stop",
+]
 
 logger = logging.getLogger("taskcore.events")
 
@@ -130,3 +139,31 @@ async def sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bo
                 task.cancel()
         await asyncio.gather(sleeper, stopper, return_exceptions=True)
     return stop.is_set()
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def install_stop_signals(callback: Callable[[], object]) -> list[signal.Signals]:
+    """Run ``callback`` on SIGTERM/SIGINT in the running loop; returns the signals installed.
+
+    Where the loop cannot take signal handlers (not the main thread, or a platform without loop
+    signal support) a signal is left alone rather than failing the caller.
+    """
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, callback)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # the loop cannot take handlers for this signal here
+        installed.append(sig)
+    return installed
+
+
+def remove_stop_signals(installed: list[signal.Signals]) -> None:
+    """Undo :func:`install_stop_signals`; empties ``installed``."""
+    loop = asyncio.get_running_loop()
+    for sig in installed:
+        loop.remove_signal_handler(sig)
+    installed.clear()

@@ -47,7 +47,7 @@ from taskcore import codec
 from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import ConfigError
-from taskcore.events import EventEmitter, sleep_or_stop
+from taskcore.events import EventEmitter, install_stop_signals, remove_stop_signals, sleep_or_stop
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
 from taskcore.perform import JobRunner, ShutdownDeadlineExceeded
 from taskcore.queue import Queue
@@ -239,13 +239,7 @@ class Worker(EventEmitter):
         )
 
     def _install_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                loop.add_signal_handler(sig, self._on_signal)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue  # not the main thread, or a platform without loop signal support
-            self._signals.append(sig)
+        self._signals = install_stop_signals(self._on_signal)
 
     def _on_signal(self) -> None:
         self.request_stop()
@@ -253,10 +247,7 @@ class Worker(EventEmitter):
             self._ending = asyncio.ensure_future(self._end())
 
     def _remove_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in self._signals:
-            loop.remove_signal_handler(sig)
-        self._signals.clear()
+        remove_stop_signals(self._signals)
 
     # ------------------------------------------------------------------ the loop
 
