@@ -23,6 +23,17 @@ from taskcore.queue import Queue
 from taskcore.worker import Worker
 
 
+async def run_until_a_success(worker: Worker) -> EventLog:
+    """Start ``worker``, wait for its first successful job, end it; returns its events."""
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success")
+    finally:
+        await worker.end()
+    return log
+
+
 def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
     options.setdefault("name", "host:1")
     options.setdefault("queues", ["math"])
@@ -189,12 +200,7 @@ async def test_a_malformed_payload_is_a_recorded_failure_and_the_loop_goes_on(
     await backend.push("math", payload)
     await Queue(backend).enqueue("math", "add", [1, 2])
     worker = make_worker(backend, jobs)
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success")
-    finally:
-        await worker.end()
+    log = await run_until_a_success(worker)
     (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
     assert failure.exception == "MalformedPayload"
     assert isinstance(failure.payload, dict)
@@ -322,12 +328,7 @@ async def test_a_storage_error_is_emitted_and_the_worker_keeps_going(
     monkeypatch.setattr(backend, "reserve", flaky_reserve)
     await Queue(backend).enqueue("math", "add", [1, 2])
     worker = make_worker(backend, jobs)
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success")
-    finally:
-        await worker.end()
+    log = await run_until_a_success(worker)
     assert isinstance(log.args("error")[0][0], BackendUnavailable)
     assert (await backend.stats())["processed"] == 1
 

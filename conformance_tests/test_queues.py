@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 import pytest
 
 from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, failure_for, holding_a_job, job, worker
-from taskcore.backend import Backend, Outcome, Reservation
+from taskcore.backend import Backend, Outcome, Reservation, WakeUp
 from taskcore.codec import encode_job, parse_date
 
 __all__ = ["QueueContract", "WakeUpContract"]
@@ -246,6 +249,17 @@ class TestQueues(QueueContract):
     pass
 
 
+@contextlib.asynccontextmanager
+async def armed(backend: Backend, queues: list[str]) -> AsyncIterator[WakeUp]:
+    """A wake-up for ``queues``, armed, closed on exit."""
+    wake = await backend.wake_up(queues)
+    try:
+        wake.arm()
+        yield wake
+    finally:
+        await wake.aclose()
+
+
 class WakeUpContract:
     """Backend.wake_up: a push to a watched queue wakes an armed waiter promptly."""
 
@@ -256,13 +270,9 @@ class WakeUpContract:
         self, backend: Backend, backend_factory: BackendFactory
     ) -> None:
         producer = await backend_factory()
-        wake = await backend.wake_up(["math"])
-        try:
-            wake.arm()
+        async with armed(backend, ["math"]) as wake:
             await producer.push("math", job(1))
             assert await wake.wait(5) is True
-        finally:
-            await wake.aclose()
 
     @pytest.mark.requires_capability("enqueue_notifications")
     async def test_promote_due_wakes_the_waiter(
@@ -270,39 +280,27 @@ class WakeUpContract:
     ) -> None:
         scheduler = await backend_factory()
         await scheduler.schedule(int(NOW), "math", job(1))
-        wake = await backend.wake_up(["math"])
-        try:
-            wake.arm()
+        async with armed(backend, ["math"]) as wake:
             assert len(await scheduler.promote_due(NOW)) == 1
             assert await wake.wait(5) is True
-        finally:
-            await wake.aclose()
 
     @pytest.mark.requires_capability("enqueue_notifications")
     async def test_push_to_an_unwatched_queue_does_not_wake(
         self, backend: Backend, backend_factory: BackendFactory
     ) -> None:
         producer = await backend_factory()
-        wake = await backend.wake_up(["math"])
-        try:
-            wake.arm()
+        async with armed(backend, ["math"]) as wake:
             await producer.push("other", job(1, "other"))
             assert await wake.wait(0.2) is False
-        finally:
-            await wake.aclose()
 
     @pytest.mark.requires_capability("enqueue_notifications")
     async def test_watching_every_queue_wakes_on_any_push(
         self, backend: Backend, backend_factory: BackendFactory
     ) -> None:
         producer = await backend_factory()
-        wake = await backend.wake_up([])
-        try:
-            wake.arm()
+        async with armed(backend, []) as wake:
             await producer.push("anything", job(1, "anything"))
             assert await wake.wait(5) is True
-        finally:
-            await wake.aclose()
 
 
 class TestWakeUp(WakeUpContract):
