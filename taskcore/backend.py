@@ -69,6 +69,16 @@ class Capabilities:
     single_call_complete_and_reserve: bool = False
     """:meth:`Backend.complete_and_reserve` is one round trip, not the composed default."""
 
+    binary_payloads: bool = False
+    """Stored strings may carry any bytes (invalid UTF-8, NUL), as a Redis value can.
+
+    Such bytes reach Python as a ``str`` whose undecodable bytes are lone surrogates
+    (``errors="surrogateescape"``, PEP 383) and are written back as the same bytes, so nothing
+    is lost and byte-exact matching (``remove_from_queue``, ``remove_failure``) still works.
+    Without this flag the storage cannot hold such text at all (PostgreSQL ``text``):
+    :meth:`Backend.push` and the other writers refuse it with
+    :class:`~taskcore.errors.InvalidArgument`, writing nothing."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkerId:
@@ -298,6 +308,18 @@ class Backend(abc.ABC):
     async def ping(self) -> None:
         """Round-trip to the server; raises :class:`~taskcore.errors.BackendUnavailable`."""
 
+    async def server_time(self) -> float:
+        """The storage server's clock, unix seconds (Redis ``TIME``, PostgreSQL
+        ``clock_timestamp()``).
+
+        The engine judges heartbeat ages and due times against this clock, so processes whose
+        own clocks are skewed still agree (:class:`~taskcore.clock.StorageClock`). The default,
+        for in-process storage, is this process's clock.
+        """
+        import time
+
+        return time.time()
+
     async def __aenter__(self) -> Self:
         await self.open()
         return self
@@ -328,6 +350,11 @@ class Backend(abc.ABC):
         atomic step. Returns None, writing nothing, when every queue is empty.
 
         Concurrent reservers never receive the same job. Queues are FIFO.
+
+        Every current-job record must stay reachable by recovery: a reserve attempt by a worker
+        that is not registered (a scheduler cleaned it while it was alive) registers it again
+        in the same atomic step (workers set, started time when absent, a ping at ``now``), so
+        :meth:`clean_worker` and :meth:`stale_workers` see whatever it reserves.
         """
 
     @abc.abstractmethod
@@ -397,8 +424,10 @@ class Backend(abc.ABC):
         """Move due delayed jobs to the tail of their queues, oldest timestamp first, FIFO
         within a timestamp; returns what was moved.
 
-        Due means ``timestamp <= floor(now + 0.5)`` (JS ``Math.round`` of now). At most
-        ``limit`` jobs move per call. Exactly once: with concurrent callers each job is moved
+        A run-at time is when a job is *allowed* to run, never earlier. Timestamps are stored
+        as JS ``Math.round`` of the requested time, so a job at ``timestamp`` may have asked for
+        any time up to ``timestamp + 0.5``: due therefore means ``timestamp + 0.5 <= now``
+        (``timestamp <= floor(now - 0.5)``). At most ``limit`` jobs move per call. Exactly once: with concurrent callers each job is moved
         by exactly one of them. Workers watching those queues are woken.
         """
 

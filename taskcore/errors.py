@@ -12,6 +12,7 @@ __all__ = [
     "ConfigError",
     "DriverNotFound",
     "DuplicateJobError",
+    "InvalidArgument",
     "JobNotFound",
     "JobTimeout",
     "MalformedPayload",
@@ -27,6 +28,14 @@ class TaskcoreError(Exception):
 
 class ConfigError(TaskcoreError):
     """Configuration is invalid or incomplete; the message names the field."""
+
+
+class InvalidArgument(TaskcoreError, ValueError):
+    """An argument given to the API cannot be stored as resque expects; nothing was written.
+
+    The message names the argument (``queue``, ``args[0]["x"]``, ``timestamp``, ...), what is
+    wrong with it and what to pass instead. Also a :class:`ValueError`.
+    """
 
 
 class DriverNotFound(ConfigError):
