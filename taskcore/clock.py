@@ -3,6 +3,11 @@
 :class:`SystemClock` is the real one. :class:`FakeClock` lets tests move time by hand: its
 :meth:`~FakeClock.sleep` returns only when :meth:`~FakeClock.advance` passes the deadline, so an
 end-to-end test of delayed jobs or stuck workers never waits on the wall clock.
+
+:class:`StorageClock` is the system clock corrected to the storage server's clock: processes on
+machines whose clocks disagree still agree on heartbeat ages and due times, because each one
+reads time as the server tells it (measured, then applied as an offset, so ``now()`` stays a
+cheap local call).
 """
 
 from __future__ import annotations
@@ -10,10 +15,18 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 import time
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+from taskcore.errors import TaskcoreError
+
+if TYPE_CHECKING:
+    from taskcore.backend import Backend
+
+__all__ = ["Clock", "FakeClock", "StorageClock", "SystemClock"]
+
+logger = logging.getLogger("taskcore.clock")
 
 
 @runtime_checkable
@@ -76,3 +89,58 @@ class FakeClock:
             _, _, fut = heapq.heappop(self._sleepers)
             if not fut.done():
                 fut.set_result(None)
+
+
+class StorageClock:
+    """``base`` (the system clock by default) shifted by its offset from the storage server.
+
+    :meth:`sync` measures the offset with one :meth:`~taskcore.backend.Backend.server_time` call
+    (server time minus the midpoint of the local times around the call); :meth:`now` is then
+    ``base.now() + offset``. :meth:`refresh` re-measures when the last measure is older than
+    ``resync_every`` seconds and keeps the old offset when storage cannot be reached, so callers
+    may call it on every cycle. Until the first successful sync the offset is 0 (local time).
+    """
+
+    def __init__(
+        self, backend: Backend, base: Clock | None = None, *, resync_every: float = 60.0
+    ) -> None:
+        self.backend = backend
+        self.base: Clock = base or SystemClock()
+        self.resync_every = resync_every
+        self._offset = 0.0
+        self._synced_at: float | None = None
+
+    @property
+    def offset(self) -> float:
+        """Seconds to add to the local clock to read the server's (positive: local is behind)."""
+        return self._offset
+
+    @property
+    def synced(self) -> bool:
+        """True once an offset has been measured."""
+        return self._synced_at is not None
+
+    def now(self) -> float:
+        return self.base.now() + self._offset
+
+    async def sleep(self, seconds: float) -> None:
+        await self.base.sleep(seconds)
+
+    async def sync(self) -> float:
+        """Measure the offset now; returns it. Storage errors propagate."""
+        before = self.base.now()
+        server = await self.backend.server_time()
+        after = self.base.now()
+        self._offset = server - (before + after) / 2
+        self._synced_at = after
+        return self._offset
+
+    async def refresh(self) -> None:
+        """:meth:`sync` when never synced or older than ``resync_every`` s; never raises for
+        storage errors (the previous offset stays in force and the error is logged at DEBUG)."""
+        if self._synced_at is not None and self.base.now() - self._synced_at < self.resync_every:
+            return
+        try:
+            await self.sync()
+        except TaskcoreError as exc:
+            logger.debug("could not read the storage server's clock: %s", exc)
