@@ -28,6 +28,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from taskcore import codec
+from taskcore.arguments import (
+    check_delay_ms,
+    check_index,
+    check_limit,
+    check_name,
+    check_timestamp_ms,
+)
 from taskcore.backend import Backend, CurrentJob, WorkerId
 from taskcore.clock import Clock, SystemClock
 from taskcore.errors import DuplicateJobError, JobNotFound, MalformedPayload
@@ -46,19 +53,6 @@ FORCE_CLEAN_MARKER = "queue#forceCleanWorker"
 """``backtrace[1]`` of a force-clean failure; :meth:`Queue.retry_stuck_jobs` looks for it."""
 
 _PAGE = 100
-
-
-def _ms_of(timestamp: float | datetime) -> float:
-    if isinstance(timestamp, datetime):
-        if timestamp.tzinfo is None:
-            raise ValueError(
-                f"enqueue_at got a naive datetime {timestamp!r}; pass a timezone-aware one "
-                "(e.g. datetime.now(UTC)) or a unix timestamp in milliseconds"
-            )
-        return timestamp.timestamp() * 1000
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
-        raise TypeError(f"a timestamp is unix milliseconds or a datetime, got {timestamp!r}")
-    return float(timestamp)
 
 
 class Queue:
@@ -127,8 +121,10 @@ class Queue:
         second: scheduling the same job at the same second again raises
         :class:`~taskcore.errors.DuplicateJobError`, or returns False (nothing written) with
         ``suppress_duplicate``. No plugin hooks run (node-resque's rule). True when scheduled.
+        :class:`~taskcore.errors.InvalidArgument` (nothing written) for a timestamp outside
+        1970..9999, NaN/inf, a bool or a naive datetime.
         """
-        seconds = codec.js_round(_ms_of(timestamp) / 1000)
+        seconds = codec.js_round(check_timestamp_ms(timestamp) / 1000)
         payload = codec.encode_job(func, queue, args)
         if await self.backend.schedule(seconds, queue, payload):
             return True
@@ -149,15 +145,18 @@ class Queue:
         suppress_duplicate: bool = False,
     ) -> bool:
         """Schedule the job ``delay`` from now: **milliseconds** (fractions are truncated, as
-        node-resque's ``parseInt``), or a timedelta. Otherwise as :meth:`enqueue_at`."""
-        if isinstance(delay, timedelta):
-            delay_ms = delay.total_seconds() * 1000
-        elif isinstance(delay, bool) or not isinstance(delay, int | float):
-            raise TypeError(f"a delay is milliseconds or a timedelta, got {delay!r}")
-        else:
-            delay_ms = int(delay)
+        node-resque's ``parseInt``), or a timedelta. Otherwise as :meth:`enqueue_at`.
+
+        :class:`~taskcore.errors.InvalidArgument` for a negative, NaN/inf or bool delay, or one
+        that reaches past year 9999.
+        """
+        delay_ms = check_delay_ms(delay)
+        if not isinstance(delay, timedelta):
+            delay_ms = float(int(delay_ms))
+        at_ms = self.clock.now() * 1000 + delay_ms
+        check_timestamp_ms(at_ms, "delay (now + delay)")
         return await self.enqueue_at(
-            self.clock.now() * 1000 + delay_ms,
+            at_ms,
             queue,
             func,
             args,
@@ -172,11 +171,15 @@ class Queue:
 
     async def length(self, queue: str) -> int:
         """Jobs waiting in ``queue`` (0 when unknown)."""
+        check_name(queue, "queue")
         return await self.backend.queue_length(queue)
 
     async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[codec.Job]:
         """Jobs of ``queue`` from index ``start`` to ``stop`` inclusive (negative counts from
         the end), head first. Raises MalformedPayload if one of them is not a resque job."""
+        check_name(queue, "queue")
+        check_index(start, "start")
+        check_index(stop, "stop")
         payloads = await self.backend.queue_range(queue, start, stop)
         return [codec.decode_job(p, queue) for p in payloads]
 
@@ -186,6 +189,7 @@ class Queue:
         ``count`` 0 removes every copy, ``n > 0`` the first n from the head, ``n < 0`` the last
         ``-n`` from the tail. node-resque's ``del``.
         """
+        check_index(count, "count")
         payload = codec.encode_job(func, queue, args)
         return await self.backend.remove_from_queue(queue, payload, count)
 
@@ -196,6 +200,10 @@ class Queue:
         For each distinct payload seen in the window, as many copies as the window holds are
         removed from the head. Entries that are not valid resque jobs never match.
         """
+        check_name(queue, "queue")
+        check_name(func, "func")
+        check_index(start, "start")
+        check_index(stop, "stop")
         matches: Counter[str] = Counter()
         for payload in await self.backend.queue_range(queue, start, stop):
             try:
@@ -211,6 +219,7 @@ class Queue:
 
     async def delete_queue(self, queue: str) -> None:
         """Delete every job of ``queue`` and forget the queue name."""
+        check_name(queue, "queue")
         await self.backend.delete_queue(queue)
 
     # ------------------------------------------------------------------ delayed jobs
@@ -230,7 +239,7 @@ class Queue:
 
     async def delayed_at(self, timestamp_ms: float) -> tuple[list[codec.Job], int]:
         """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second."""
-        seconds = codec.ms_to_seconds(timestamp_ms)
+        seconds = codec.ms_to_seconds(check_timestamp_ms(timestamp_ms, "timestamp_ms"))
         payloads = await self.backend.delayed_at(seconds)
         return [codec.decode_job(p) for p in payloads], seconds
 
@@ -351,7 +360,10 @@ class Queue:
         return await self.backend.failure_count()
 
     async def failed(self, start: int = 0, stop: int = -1) -> list[codec.Failure]:
-        """Failures from ``start`` to ``stop`` inclusive, oldest first."""
+        """Failures from ``start`` to ``stop`` inclusive (ints; negative counts from the end),
+        oldest first."""
+        check_index(start, "start")
+        check_index(stop, "stop")
         return [codec.decode_failure(r) for r in await self.backend.failures(start, stop)]
 
     async def remove_failed(self, failure: codec.Failure | str) -> int:
@@ -392,6 +404,7 @@ class Queue:
         Returns how many were re-enqueued. Records blocked by a hook, malformed, or removed
         concurrently are left alone. Pages through the list without skipping any record.
         """
+        check_limit(upper, "upper")
         retried = 0
         start = 0
         scanned = 0

@@ -8,6 +8,12 @@ timedelta; ``del_delayed``/``scheduled_at`` return whole unix seconds.
 
 Deletes and lookups by inputs (``delete``, ``del_delayed``, ``scheduled_at``) match payloads
 byte for byte, so they encode the inputs exactly as ``enqueue`` did.
+
+Arguments are checked before anything is written, raising
+:class:`~taskcore.errors.InvalidArgument` naming the argument: ``name`` and ``queue`` are
+non-empty strings (``queue=None`` means the task's queue; ``""`` is refused, not defaulted),
+timestamps lie in 1970..9999, delays are >= 0, ``start``/``stop``/``count`` are ints (see
+:mod:`taskcore.arguments`). An unknown task name is :class:`~taskcore.errors.UnknownJob`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from taskcore.arguments import check_name
 from taskcore.tasks.periodic import (
     enqueue_all_recurrent_tasks,
     enqueue_recurrent_task,
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
     from taskcore.codec import Failure, Job
     from taskcore.queue import Queue
     from taskcore.tasks.registry import TaskRegistry
+    from taskcore.tasks.task import Task
 
 __all__ = ["TaskAPI"]
 
@@ -39,12 +47,17 @@ class TaskAPI:
         self.queue = queue
         self.registry = registry
 
+    @staticmethod
+    def _queue_for(task: Task, queue: str | None) -> str:
+        """``queue`` when given (a non-empty string), else the task's own queue."""
+        return task.queue if queue is None else check_name(queue, "queue")
+
     # ---------------------------------------------------------------- enqueue
 
     async def enqueue(self, name: str, inputs: Inputs = None, queue: str | None = None) -> bool:
         """Enqueue task ``name`` now; False when a plugin or middleware blocked it."""
         task = self.registry.get(name)
-        return await self.queue.enqueue(queue or task.queue, name, task.args(inputs))
+        return await self.queue.enqueue(self._queue_for(task, queue), name, task.args(inputs))
 
     async def enqueue_at(
         self,
@@ -63,7 +76,7 @@ class TaskAPI:
         task = self.registry.get(name)
         return await self.queue.enqueue_at(
             timestamp,
-            queue or task.queue,
+            self._queue_for(task, queue),
             name,
             task.args(inputs),
             suppress_duplicate=suppress_duplicate,
@@ -82,7 +95,7 @@ class TaskAPI:
         task = self.registry.get(name)
         return await self.queue.enqueue_in(
             delay,
-            queue or task.queue,
+            self._queue_for(task, queue),
             name,
             task.args(inputs),
             suppress_duplicate=suppress_duplicate,
@@ -97,6 +110,7 @@ class TaskAPI:
 
     async def del_by_function(self, queue: str, name: str, start: int = 0, stop: int = -1) -> int:
         """Remove queued jobs of ``name`` in index range ``start..stop``, whatever their inputs."""
+        check_name(name, "name")
         return await self.queue.del_by_function(queue, name, start, stop)
 
     async def del_delayed(self, queue: str, name: str, inputs: Inputs = None) -> list[int]:

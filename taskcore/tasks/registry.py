@@ -16,9 +16,11 @@ A task's job definition runs, in order (Actionhero's ``jobWrapper``, spec 7.3):
 from __future__ import annotations
 
 import contextvars
+import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
+from taskcore.arguments import check_name
 from taskcore.errors import ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition
 from taskcore.plugins.base import HookContext, Plugin, PluginRef, resolve_plugin
@@ -189,12 +191,29 @@ class TaskRegistry:
     # ---------------------------------------------------------------- lookup
 
     def get(self, name: str) -> Task:
-        """The task called ``name``; :class:`UnknownJob` when there is none."""
-        try:
-            return self._tasks[name]
-        except KeyError:
-            known = ", ".join(sorted(self._tasks)) or "none"
-            raise UnknownJob(f"no task named {name!r} is registered (known: {known})") from None
+        """The task called ``name``.
+
+        :class:`~taskcore.errors.InvalidArgument` when ``name`` is not a non-empty string;
+        :class:`UnknownJob` when no task has that name (the message names close matches).
+        """
+        check_name(name, "name")
+        task = self._tasks.get(name)
+        if task is None:
+            raise UnknownJob(f"no task named {name!r} is registered ({self.describe_known(name)})")
+        return task
+
+    def close_names(self, name: str, limit: int = 3) -> list[str]:
+        """Up to ``limit`` registered task names that look like ``name`` (typo suggestions)."""
+        return difflib.get_close_matches(name, list(self._tasks), n=limit, cutoff=0.6)
+
+    def describe_known(self, name: str) -> str:
+        """``"did you mean: a, b; known: ..."`` for an unknown ``name``: close matches first,
+        then the registered names (the first 10, sorted), for one-line error messages."""
+        known = sorted(self._tasks)
+        listed = ", ".join(known[:10]) + (f", ... ({len(known)} in all)" if len(known) > 10 else "")
+        close = self.close_names(name)
+        hint = f"did you mean: {', '.join(close)}; " if close else ""
+        return f"{hint}known: {listed or 'none'}"
 
     def tasks(self) -> list[Task]:
         """Every registered task, in registration order."""
