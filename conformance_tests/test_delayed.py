@@ -45,23 +45,37 @@ class DelayedContract:
             await backend.schedule(ts, "math", job(ts))
         assert await backend.delayed_timestamps() == [9, 10, 100000, 1795414852]
 
-    async def test_promote_due_rounds_now_like_math_round(self, backend: Backend) -> None:
+    async def test_promote_due_never_moves_a_job_early(self, backend: Backend) -> None:
+        # Second T holds jobs asked for anywhere in [T - 0.5, T + 0.5) (Math.round): only at
+        # T + 0.5 has the latest of them come, so T + 0.49 is not due and T + 0.5 is.
         await backend.schedule(T, "math", job(1))
-        assert await backend.promote_due(T - 0.51) == []
+        for early in (T - 0.5, T, T + 0.25, T + 0.49, T + 0.4999):
+            assert await backend.promote_due(early) == [], early
         assert await backend.queue_length("math") == 0
-        assert await backend.promote_due(T - 0.5) == [DelayedJob(T, "math", job(1))]
+        assert await backend.promote_due(T + 0.5) == [DelayedJob(T, "math", job(1))]
         assert await backend.queue_range("math", 0, -1) == [job(1)]
+
+    async def test_promote_due_keeps_the_per_second_duplicate_rule(
+        self, backend: Backend
+    ) -> None:
+        # Stored seconds are still Math.round of the asked time: two asks that round to the
+        # same second are one job; it becomes due half a second after that second.
+        assert await backend.schedule(T, "math", job(1)) is True
+        assert await backend.schedule(T, "math", job(1)) is False
+        assert await backend.promote_due(T + 0.49) == []
+        assert await backend.promote_due(T + 0.5) == [DelayedJob(T, "math", job(1))]
+        assert await backend.queue_length("math") == 1
 
     async def test_promote_due_leaves_future_jobs(self, backend: Backend) -> None:
         await backend.schedule(T, "math", job(1))
         await backend.schedule(T + 1, "math", job(2))
-        assert await backend.promote_due(T + 0.49) == [DelayedJob(T, "math", job(1))]
+        assert await backend.promote_due(T + 1.49) == [DelayedJob(T, "math", job(1))]
         assert await backend.delayed_timestamps() == [T + 1]
         assert await backend.delayed_at(T + 1) == [job(2)]
 
     async def test_promote_due_empties_every_view_of_a_moved_job(self, backend: Backend) -> None:
         await backend.schedule(T, "math", job(1))
-        await backend.promote_due(T)
+        await backend.promote_due(T + 1)
         assert await backend.delayed_timestamps() == []
         assert await backend.delayed_at(T) == []
         assert await backend.scheduled_at(job(1)) == []
@@ -90,7 +104,7 @@ class DelayedContract:
         await backend.push("math", job("waiting"))
         await backend.schedule(T, "math", job("late"))
         await backend.schedule(T, "fresh", job("new", "fresh"))
-        await backend.promote_due(T)
+        await backend.promote_due(T + 1)
         assert await backend.queue_range("math", 0, -1) == [job("waiting"), job("late")]
         assert await backend.list_queues() == ["fresh", "math"]
 
@@ -132,7 +146,7 @@ class DelayedContract:
         await backend.schedule(T, "math", payload)
         assert await backend.delayed_at(T) == [payload]
         assert await backend.scheduled_at(payload) == [T]
-        assert await backend.promote_due(T) == [DelayedJob(T, "math", payload)]
+        assert await backend.promote_due(T + 1) == [DelayedJob(T, "math", payload)]
         assert await backend.queue_range("math", 0, -1) == [payload]
 
 

@@ -73,16 +73,18 @@ class QueueContract:
         got = await backend.reserve(["empty", "never-seen", "third"], worker(), NOW)
         assert got == Reservation("third", job(3, "third"))
 
-    async def test_reserve_on_empty_queues_returns_none_and_writes_nothing(
+    async def test_reserve_on_empty_queues_returns_none_and_records_no_job(
         self, backend: Backend
     ) -> None:
         await backend.push("math", job(1))
         await backend.delete_queue("math")
         w = worker()
-        assert await backend.reserve(["math", "other"], w, NOW) is None
+        await backend.register_worker(w, NOW)
+        assert await backend.reserve(["math", "other"], w, NOW + 5) is None
         assert await backend.current_job(w) is None
         assert await backend.list_queues() == []
-        assert await backend.list_workers() == []
+        assert await backend.list_workers() == [w]
+        assert await backend.worker_started(w) == int(NOW)
         assert await backend.stats() == {}
 
     async def test_reserve_records_the_current_job(self, backend: Backend) -> None:
@@ -281,7 +283,7 @@ class WakeUpContract:
         scheduler = await backend_factory()
         await scheduler.schedule(int(NOW), "math", job(1))
         async with armed(backend, ["math"]) as wake:
-            assert len(await scheduler.promote_due(NOW)) == 1
+            assert len(await scheduler.promote_due(NOW + 1)) == 1
             assert await wake.wait(5) is True
 
     @pytest.mark.requires_capability("enqueue_notifications")

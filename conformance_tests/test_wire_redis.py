@@ -145,9 +145,16 @@ class WireRedisContract:
         assert record == encode_current_job(js_date(NOW), "math", "host:1", payload)
         assert await raw.lrange("queue:math") == []
 
-    async def test_reserve_of_empty_queues_writes_nothing(self, backend: Backend, raw: Raw) -> None:
-        assert await backend.reserve(["math"], worker(), NOW) is None
-        assert await raw.keys() == set()
+    async def test_reserve_of_empty_queues_writes_no_job(self, backend: Backend, raw: Raw) -> None:
+        await backend.register_worker(worker(), NOW)
+        before = await raw.keys()
+        assert await backend.reserve(["math"], worker(), NOW + 5) is None
+        assert await raw.keys() == before == {
+            "workers",
+            "worker:host:1:math:started",
+            "worker:ping:host:1",
+        }
+        assert await raw.get("worker:ping:host:1") == encode_ping(T, "host:1", "math")
 
     async def test_current_job_written_by_node_resque_lua_is_read(
         self, backend: Backend, raw: Raw
@@ -271,7 +278,7 @@ class WireRedisContract:
     async def test_promotion_leaves_no_delayed_keys(self, backend: Backend, raw: Raw) -> None:
         await backend.schedule(T, "math", ADD)
         await backend.schedule(T + 1, "math", ADD)
-        moved = await backend.promote_due(NOW + 0.5)  # rounds to T + 1
+        moved = await backend.promote_due(NOW + 1.5)  # T + 1 is due from T + 1.5 on
         assert [(m.timestamp, m.queue, m.payload) for m in moved] == [
             (T, "math", ADD),
             (T + 1, "math", ADD),
@@ -289,7 +296,7 @@ class WireRedisContract:
         await raw.client.zadd(raw.key("delayed_queue_schedule"), {str(T): T, str(T - 5): T - 5})
         assert await backend.delayed_timestamps() == [T]
         assert await backend.scheduled_at(ADD) == [T]
-        moved = await backend.promote_due(NOW)
+        moved = await backend.promote_due(NOW + 1)
         assert [m.payload for m in moved] == [ADD]
         assert await raw.keys() == {"queue:math", "queues"}
 
@@ -318,10 +325,10 @@ class WireRedisContract:
         await backend.schedule(T, "math", no_queue)
         await backend.schedule(T, "math", ADD)
         await backend.schedule(T + 1, "math", job(2))
-        moved = await backend.promote_due(NOW + 1)
+        moved = await backend.promote_due(NOW + 1.5)
         assert [m.payload for m in moved] == [ADD, job(2)]
         assert await raw.lrange(f"delayed:{T}") == [no_queue]
-        assert await backend.promote_due(NOW + 1) == []
+        assert await backend.promote_due(NOW + 1.5) == []
         assert await backend.delayed_timestamps() == [T]
         assert await backend.remove_delayed(no_queue) == [T]
         assert await raw.keys() == {"queue:math", "queues"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -30,6 +31,7 @@ from taskcore.backend import (
 )
 from taskcore.codec import encode_current_job, js_date, js_round
 from taskcore.errors import BackendError, BackendUnavailable, ConfigError, TaskcoreError
+from taskcore.urls import check_url
 from taskcore_postgres import schema as schema_mod
 from taskcore_postgres.notify import NotificationHub
 from taskcore_postgres.queries import Queries
@@ -373,12 +375,17 @@ class PostgresBackend(Backend):
             return
         try:
             if self._owns_pool:
+                assert self._dsn is not None
+                try:
+                    check_url(self._dsn)
+                except ConfigError as exc:
+                    raise ConfigError(f"{exc} (PostgreSQL DSN {self._where()})") from None
                 options = {"reset": _keep_session, **self._options}
                 try:
                     self._pool = await asyncpg.create_pool(
                         self._dsn, min_size=self._min_size, max_size=self._max_size, **options
                     )
-                except (ValueError, TypeError) as exc:
+                except (ValueError, TypeError, OverflowError) as exc:
                     # asyncpg's own messages name the bad part, never the password.
                     raise ConfigError(
                         f"invalid PostgreSQL connection settings for {self._where()}: {exc}. "
@@ -423,6 +430,11 @@ class PostgresBackend(Backend):
     async def ping(self) -> None:
         await self._run(lambda conn: conn.fetchval(self._sql.PING), read_only=True)
 
+    async def server_time(self) -> float:
+        """``extract(epoch FROM clock_timestamp())``: the server's clock, unix seconds."""
+        value = await self._run(lambda conn: conn.fetchval(self._sql.SERVER_TIME), read_only=True)
+        return float(value)
+
     # ------------------------------------------------------------------ 2. queues
 
     async def push(self, queue: str, payload: str, *, front: bool = False) -> None:
@@ -440,8 +452,18 @@ class PostgresBackend(Backend):
         now: float,
         finished: Outcome | None,
     ) -> Reservation | None:
-        """Run the reserve statement, retrying while it reports jobs it could not take."""
-        base: list[Any] = [worker.member, worker.name, list(worker.queues), js_date(now)]
+        """Run the reserve statement, retrying while it reports jobs it could not take.
+
+        The statement also registers ``worker`` again (ping at ``now``) when it is missing
+        from the workers (:meth:`Queries.reserve`)."""
+        base: list[Any] = [
+            worker.member,
+            worker.name,
+            list(worker.queues),
+            js_date(now),
+            js_round(now),
+            worker.queues_str,
+        ]
         if finished is not None:
             deltas = finished.stat_deltas(worker.name)
             base += [list(deltas), finished.failure_record]
@@ -456,7 +478,7 @@ class PostgresBackend(Backend):
                 return None
             if finished is not None:
                 # The outcome is recorded; further attempts are plain reserves.
-                base, finished = base[:4], None
+                base, finished = base[:6], None
         return None
 
     async def reserve(
@@ -527,7 +549,9 @@ class PostgresBackend(Backend):
         return row is not None
 
     async def promote_due(self, now: float, limit: int = 1000) -> list[DelayedJob]:
-        rows = await self._fetch(self._sql.PROMOTE_DUE, js_round(now), limit, self.channel)
+        """Due means ``ts <= floor(now - 0.5)``: never early (:meth:`Backend.promote_due`)."""
+        due = math.floor(now - 0.5)
+        rows = await self._fetch(self._sql.PROMOTE_DUE, due, limit, self.channel)
         await self._maybe_sweep_locks()
         return [DelayedJob(int(r[0]), r[1], r[2]) for r in rows]
 
@@ -701,7 +725,12 @@ class PostgresBackend(Backend):
 
 def from_url(url: str, *, namespace: str = "resque", **options: Any) -> PostgresBackend:
     """A backend for a ``postgresql://`` or ``postgres://`` URL (credentials and ``sslmode``
-    in the URL, handled by asyncpg). ``options`` as for :class:`PostgresBackend`."""
+    in the URL, handled by asyncpg). ``options`` as for :class:`PostgresBackend`.
+
+    A URL whose port is not a number in 1..65535 (in the host list or ``?port=``), or that has
+    whitespace, is a :class:`~taskcore.errors.ConfigError` naming the part, here rather than at
+    :meth:`~PostgresBackend.open` (:func:`taskcore.urls.check_url`)."""
+    check_url(url)
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("postgresql", "postgres"):
         raise ConfigError(

@@ -8,7 +8,8 @@ change one statement, one round trip and one commit (the reference design, parts
 asyncpg prepares each statement once per connection and caches it.
 
 Clocks: resque data (delayed timestamps, ping/started times, run_at) comes from the caller's
-``now``; lock expiry uses the database clock ``now()``.
+``now`` (the engine takes it from a StorageClock, i.e. ``SERVER_TIME`` plus local elapsed
+time); lock expiry uses the database clock ``now()``.
 """
 
 from __future__ import annotations
@@ -118,8 +119,9 @@ class Queries:
         INSERT INTO {s}.tc_delayed (ns, ts, queue, payload, digest) VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (ns, digest, ts) DO NOTHING RETURNING id"""
 
-    # $2 due bound (whole seconds), $3 limit, $4 notify channel. Exactly once: concurrent
-    # promoters skip each other's locked rows. Moved jobs keep (ts, id) order in the queues.
+    # $2 due bound (whole seconds: floor(now - 0.5), never early), $3 limit, $4 notify
+    # channel. Exactly once: concurrent promoters skip each other's locked rows. Moved jobs
+    # keep (ts, id) order in the queues.
     PROMOTE_DUE = """
         WITH picked AS MATERIALIZED (
                  SELECT id FROM {s}.tc_delayed WHERE ns = $1 AND ts <= $2
@@ -316,6 +318,9 @@ class Queries:
 
     PING = "SELECT 1"
 
+    # The server's clock (not now(): that is the transaction's start), unix seconds.
+    SERVER_TIME = "SELECT extract(epoch FROM clock_timestamp())::float8"
+
     READ_ONLY = frozenset(
         {
             "QUEUE_LENGTH",
@@ -338,6 +343,7 @@ class Queries:
             "FAILURES_SLICE",
             "FAILURES_RANGE",
             "PING",
+            "SERVER_TIME",
         }
     )
     """Statements that write nothing: safe to run again when the connection died under them."""
@@ -357,38 +363,48 @@ class Queries:
         """The reserve statement for ``queue_count`` queues, cached per (count, variant).
 
         Parameters: ``$1`` namespace, ``$2`` member, ``$3`` worker name, ``$4`` worker queues
-        (text[]), ``$5`` run_at; with ``complete_first`` also ``$6`` counter names to bump and
-        ``$7`` the failure record (or NULL); then one parameter per queue, in priority order.
+        (text[]), ``$5`` run_at, ``$6`` now in whole seconds, ``$7`` the queues joined with
+        ``","``; with ``complete_first`` also ``$8`` counter names to bump and ``$9`` the
+        failure record (or NULL); then one parameter per queue, in priority order.
 
         One statement: per queue ``(SELECT .. ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)``
         branches under ``UNION ALL .. LIMIT 1`` (branches after the first hit never run), the
-        DELETE .. RETURNING of the chosen job, and one upsert of the worker's current-job
-        columns (a row is created when the worker never registered, so the job is never only
-        in memory). Rows: ``(queue, payload, NULL)`` for a reserved job, otherwise one
-        ``(NULL, NULL, retry)`` row where ``retry`` says jobs were visible but all skipped or
-        raced away, so an immediate second attempt may succeed.
+        DELETE .. RETURNING of the chosen job, and one upsert of the worker's row. A worker
+        whose row is missing or not registered (a scheduler cleaned it while it was alive, or
+        it never registered) is registered in the same statement, hit or miss: its row gets
+        ``registered``, ``started`` when it had none, and its ping is set to ``$6``; so
+        ``clean_worker`` and ``stale_workers`` see whatever it reserves. A registered worker's
+        empty reserve writes nothing. Rows: ``(queue, payload, NULL)`` for a reserved job,
+        otherwise one ``(NULL, NULL, retry)`` row where ``retry`` says jobs were visible but
+        all skipped or raced away, so an immediate second attempt may succeed.
         """
         key = (queue_count, complete_first)
         cached = self._reserve.get(key)
         if cached is not None:
             return cached
         s = self.schema
-        first = 8 if complete_first else 6
+        first = 10 if complete_first else 8
         params = [f"${first + i}" for i in range(queue_count)]
         branches = "\n              UNION ALL\n              ".join(
             f"SELECT * FROM (SELECT queue, id FROM {s}.tc_jobs WHERE ns = $1 AND queue = {p} "
             f"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS q{i}"
             for i, p in enumerate(params)
         )
-        parts = []
+        parts = [
+            "absent AS (SELECT NOT EXISTS (SELECT 1 FROM "
+            f"{s}.tc_workers WHERE ns = $1 AND member = $2 AND registered) AS yes)",
+            f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
+            "SELECT $1, $3, $7, $6 FROM absent WHERE absent.yes "
+            "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
+        ]
         if complete_first:
             parts.append(
                 f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
-                "SELECT $1, $7::text WHERE $7::text IS NOT NULL)"
+                "SELECT $1, $9::text WHERE $9::text IS NOT NULL)"
             )
             parts.append(
                 f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
-                f"SELECT $1, n, {_SHARD}, 1 FROM unnest($6::text[]) AS n {_BUMP})"
+                f"SELECT $1, n, {_SHARD}, 1 FROM unnest($8::text[]) AS n {_BUMP})"
             )
         parts.append(f"pick AS MATERIALIZED (\n              {branches}\n              LIMIT 1)")
         parts.append(
@@ -396,30 +412,29 @@ class Queries:
             "WHERE j.ns = $1 AND j.queue = pick.queue AND j.id = pick.id "
             "RETURNING j.queue, j.payload)"
         )
-        upsert = (
-            f"INSERT INTO {s}.tc_workers AS w "
-            "(ns, member, name, queues, registered, job_queue, job_payload, job_run_at) "
-        )
-        on_conflict = (
-            " ON CONFLICT (ns, member) DO UPDATE SET job_queue = EXCLUDED.job_queue, "
-            "job_payload = EXCLUDED.job_payload, job_run_at = EXCLUDED.job_run_at"
-        )
+        # One upsert records the reserved job, clears the finished one (complete_first: a row
+        # cannot be updated twice in one statement) and registers a missing worker. On a miss
+        # (EXCLUDED.job_payload NULL) a plain reserve keeps whatever job the row holds.
         if complete_first:
-            # One upsert both clears the finished job and records the next: a row cannot be
-            # updated twice in one statement.
-            parts.append(
-                f"cur AS ({upsert}"
-                "SELECT $1, $2, $3, $4::text[], false, job.queue, job.payload, "
-                "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
-                "FROM (SELECT 1) AS one LEFT JOIN job ON true "
-                "WHERE job.queue IS NOT NULL OR EXISTS "
-                f"(SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member = $2){on_conflict})"
-            )
+            keep = "EXCLUDED.job_{col}"
+            needed = f"OR EXISTS (SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member = $2)"
         else:
-            parts.append(
-                f"cur AS ({upsert}SELECT $1, $2, $3, $4::text[], false, queue, payload, "
-                f"$5::text FROM job{on_conflict})"
+            keep = (
+                "CASE WHEN EXCLUDED.job_payload IS NULL THEN w.job_{col} "
+                "ELSE EXCLUDED.job_{col} END"
             )
+            needed = ""
+        sets = ", ".join(f"job_{c} = {keep.format(col=c)}" for c in ("queue", "payload", "run_at"))
+        parts.append(
+            f"cur AS (INSERT INTO {s}.tc_workers AS w "
+            "(ns, member, name, queues, registered, started, job_queue, job_payload, job_run_at) "
+            "SELECT $1, $2, $3, $4::text[], true, $6::bigint, job.queue, job.payload, "
+            "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
+            "FROM absent LEFT JOIN job ON true "
+            f"WHERE job.queue IS NOT NULL OR absent.yes {needed}"
+            " ON CONFLICT (ns, member) DO UPDATE SET registered = true, "
+            f"started = coalesce(w.started, EXCLUDED.started), {sets})"
+        )
         sql = (
             "WITH "
             + ",\n     ".join(parts)

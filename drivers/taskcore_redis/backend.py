@@ -12,6 +12,7 @@ a delayed job leaves no empty list or zset member behind; key enumeration uses `
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -30,12 +31,13 @@ from taskcore.backend import (
     WorkerId,
     WorkerPing,
 )
-from taskcore.codec import decode_ping, dumps, encode_ping, js_date, js_round
+from taskcore.codec import dumps, encode_ping, js_date, js_round
 from taskcore.errors import ConfigError
+from taskcore.urls import check_url
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys
 from taskcore_redis.lua import Scripts
-from taskcore_redis.records import read_current_job
+from taskcore_redis.records import read_current_job, read_integer, read_ping
 from taskcore_redis.wakeup import PushListener
 
 __all__ = ["RedisBackend", "from_url"]
@@ -113,6 +115,12 @@ class RedisBackend(Backend):
     async def ping(self) -> None:
         await self._client.ping()
 
+    @translate_errors
+    async def server_time(self) -> float:
+        """Redis ``TIME``: the server's clock, unix seconds with microseconds."""
+        seconds, micros = await self._client.time()
+        return int(seconds) + int(micros) / 1_000_000
+
     # ------------------------------------------------------------------ 2. queues
 
     @translate_errors
@@ -126,12 +134,20 @@ class RedisBackend(Backend):
     async def _step(
         self, worker: WorkerId, outcome: Outcome | None, queues: Sequence[str], now: float
     ) -> Reservation | None:
-        """One ``worker_step.lua`` call: complete (when ``outcome``), then reserve."""
+        """One ``worker_step.lua`` call: complete (when ``outcome``), then reserve.
+
+        A reserve attempt (``queues`` non-empty) re-registers a worker missing from the
+        workers set, with a ping at ``now``, in the same script (:meth:`reserve`)."""
         deltas = outcome.stat_deltas(worker.name) if outcome is not None else {}
         record = outcome.failure_record if outcome is not None else None
+        member = worker.member
+        seconds = js_round(now)
         keys = [
-            self._keys.current_job(worker.member),
+            self._keys.current_job(member),
             self._keys.failed,
+            self._keys.workers,
+            self._keys.worker_started(member),
+            self._ping_key(worker),
             *(self._keys.stat(name) for name in deltas),
             *(self._keys.queue(q) for q in queues),
         ]
@@ -139,6 +155,9 @@ class RedisBackend(Backend):
             "1" if outcome is not None else "0",
             len(deltas),
             record or "",
+            member,
+            seconds,
+            encode_ping(seconds, worker.name, worker.queues_str) if queues else "",
             *deltas.values(),
             dumps(js_date(now)),
             dumps(worker.name),
@@ -155,7 +174,11 @@ class RedisBackend(Backend):
         self, queues: Sequence[str], worker: WorkerId, now: float
     ) -> Reservation | None:
         """LPOP each queue in order and, on the first hit, SET the worker's current-job record
-        (``run_at`` = JS date of ``now``, payload embedded raw): one script, one round trip."""
+        (``run_at`` = JS date of ``now``, payload embedded raw): one script, one round trip.
+
+        Hit or miss, a worker missing from the workers set (cleaned while alive) is added back
+        first, its ``started`` key written if absent and its ping set to ``round(now)``, so
+        :meth:`clean_worker` finds whatever it reserves."""
         if not queues:
             return None
         return await self._step(worker, None, queues, now)
@@ -234,6 +257,10 @@ class RedisBackend(Backend):
     async def promote_due(self, now: float, limit: int = 1000) -> list[DelayedJob]:
         """One script moves up to ``limit`` due jobs and publishes once per queue touched.
 
+        Due means stored second ``<= floor(now - 0.5)`` (never early, see
+        :meth:`Backend.promote_due`). A schedule member that is not a whole number, or whose
+        ``delayed:<ts>`` key is not a list, is passed over (left as is, not returned).
+
         An entry whose payload is not a JSON object with a non-empty ``queue`` string cannot be
         routed: it stays in its delayed list, in place, is not counted against ``limit`` and
         is not returned; its second keeps showing in :meth:`delayed_timestamps` until the
@@ -243,7 +270,7 @@ class RedisBackend(Backend):
             return []
         flat = await self._scripts.promote_due(
             keys=[self._keys.delayed_schedule],
-            args=[self._keys.prefix, js_round(now), limit, self._keys.pushed_channel],
+            args=[self._keys.prefix, math.floor(now - 0.5), limit, self._keys.pushed_channel],
         )
         return [
             DelayedJob(int(_text(flat[i])), _text(flat[i + 1]), _text(flat[i + 2]))
@@ -264,9 +291,11 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def scheduled_at(self, payload: str) -> list[int]:
-        """SMEMBERS ``timestamps:<payload>``; each member is ``"delayed:<ts>"``."""
+        """SMEMBERS ``timestamps:<payload>``; each member is ``"delayed:<ts>"``. Members in
+        another form (written by something else) are left out."""
         members = await self._client.smembers(self._keys.timestamps(payload))
-        return sorted(int(_text(m).rpartition(":")[2]) for m in members)
+        seconds = (read_integer(_text(m).removeprefix("delayed:")) for m in members)
+        return sorted(ts for ts in seconds if ts is not None)
 
     @translate_errors
     async def remove_delayed(self, payload: str) -> list[int]:
@@ -354,31 +383,40 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def worker_started(self, worker: WorkerId) -> int | None:
+        """None when unknown, and when the stored value is not an integer."""
         raw = await self._client.get(self._keys.worker_started(worker.member))
-        return None if raw is None else int(_text(raw))
+        return read_integer(_optional_text(raw))
 
     @translate_errors
     async def current_job(self, worker: WorkerId) -> CurrentJob | None:
-        raw = await self._client.get(self._keys.current_job(worker.member))
+        """The record as :func:`~taskcore_redis.records.read_current_job` reads it: one that
+        cannot be decoded comes back whole, never as an error (MGET: a key of another type
+        reads as absent)."""
+        (raw,) = await self._client.mget([self._keys.current_job(worker.member)])
         return None if raw is None else read_current_job(_text(raw), worker)
 
     @translate_errors
     async def current_jobs(self) -> dict[WorkerId, CurrentJob | None]:
-        """The workers set and every current-job record, read by one script."""
+        """The workers set and every current-job record, read by one script. A record that
+        cannot be decoded is returned whole (:func:`~taskcore_redis.records.read_current_job`);
+        a record key of another type reads as idle."""
         flat = await self._scripts.current_jobs(keys=[self._keys.workers], args=[self._keys.prefix])
         jobs: dict[WorkerId, CurrentJob | None] = {}
         for i in range(0, len(flat), 2):
             worker = WorkerId.parse(_text(flat[i]))
             raw = flat[i + 1]
-            jobs[worker] = read_current_job(_text(raw), worker) if raw else None
+            jobs[worker] = None if raw is None else read_current_job(_text(raw), worker)
         return dict(sorted(jobs.items(), key=lambda item: item[0].member))
 
     @translate_errors
     async def worker_pings(self) -> list[WorkerPing]:
-        """SCAN ``worker:ping:*`` (COUNT 1000) + MGET; registered or not, sorted by name."""
+        """SCAN ``worker:ping:*`` (COUNT 1000) + MGET; registered or not, sorted by name.
+
+        The name is the key's. A ping that cannot be decoded reads as time 0, so the worker is
+        stale and the scheduler cleans it (:func:`~taskcore_redis.records.read_ping`)."""
         values = await self._scan_values(Keys.PING_START)
         pings = [
-            decode_ping(raw, self._keys.strip(key)[len(Keys.PING_START) :])
+            read_ping(raw, self._keys.strip(key)[len(Keys.PING_START) :])
             for key, raw in values.items()
         ]
         return sorted(pings, key=lambda p: p.name)
@@ -389,7 +427,9 @@ class RedisBackend(Backend):
         Python, then one MULTI removes every trace; retried when a watched key changes.
 
         Unlike node-resque it deletes the real current-job key ``worker:<name>:<queues>`` and
-        increments ``failed`` once per job actually failed (never for an idle worker).
+        increments ``failed`` once per job actually failed (never for an idle worker). A record
+        that cannot be decoded is failed all the same: ``failure_for`` receives it whole
+        (:func:`~taskcore_redis.records.read_current_job`), so no record blocks the clean-up.
         """
         keys = self._keys
         async with self._client.pipeline(transaction=True) as pipe:
@@ -443,10 +483,13 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def stats(self) -> dict[str, int]:
-        """SCAN ``stat:*`` (COUNT 1000) + MGET; names without the ``stat:`` prefix."""
+        """SCAN ``stat:*`` (COUNT 1000) + MGET; names without the ``stat:`` prefix.
+
+        A counter whose value is not an integer (written by something else) is left out."""
         values = await self._scan_values(Keys.STAT_START)
         start = len(Keys.STAT_START)
-        return {self._keys.strip(key)[start:]: int(raw) for key, raw in values.items()}
+        counters = {self._keys.strip(k)[start:]: read_integer(v) for k, v in values.items()}
+        return {name: value for name, value in counters.items() if value is not None}
 
     @translate_errors
     async def push_failure(self, record: str) -> None:
@@ -520,8 +563,11 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
 
     ``options`` go to :func:`redis.asyncio.from_url` (e.g. ``socket_timeout``,
     ``max_connections``); ``decode_responses`` defaults to True. Nothing connects until
-    :meth:`RedisBackend.open` or the first call.
+    :meth:`RedisBackend.open` or the first call. A URL redis-py would misread (no host, port
+    0 or out of range, a database that is not a number, whitespace) is a
+    :class:`~taskcore.errors.ConfigError` naming the part (:func:`taskcore.urls.check_url`).
     """
+    check_url(url)
     options.setdefault("decode_responses", True)
     try:
         client = Redis.from_url(url, **options)
