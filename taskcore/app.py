@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 from taskcore.config import Settings
 from taskcore.events import install_stop_signals, remove_stop_signals
+from taskcore.ops.health import HealthChecker, HealthReport
+from taskcore.ops.logs import observe_app
 from taskcore.registry import connect
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.periodic import watch_stuck_workers
@@ -70,6 +72,8 @@ class App:
         self._opened = False
         self._started = False
         self._listeners: list[tuple[str, str, Callable[..., Any]]] = []
+        self._health: HealthChecker | None = None
+        observe_app(self)  # log lines and process metrics (taskcore.ops)
 
     def __repr__(self) -> str:
         return f"<App url={self.settings.safe_url!r} tasks={len(self.tasks)}>"
@@ -94,6 +98,14 @@ class App:
     def task(self) -> TaskAPI:
         """The task API over :attr:`queue`: ``await app.task.enqueue(name, inputs)``."""
         return TaskAPI(self.queue, self.tasks)
+
+    async def health(self) -> HealthReport:
+        """The cluster's health as seen from storage: an ok/warn/fail verdict with reasons
+        (see :mod:`taskcore.ops.health`); needs :meth:`open`. Never raises for storage
+        errors: unreachable storage is a ``fail`` verdict."""
+        if self._health is None:
+            self._health = HealthChecker(self.settings, clock=self.clock)
+        return await self._health.check(self.queue)
 
     def on(self, event: str, handler: Callable[..., Any]) -> Callable[..., Any]:
         """Listen to ``"worker.<event>"`` (from the worker pool; the child worker's name comes
