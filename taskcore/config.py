@@ -1,8 +1,15 @@
 """Configuration: one pydantic-settings model, from code, environment variables or a TOML file.
 
-Precedence, highest first: values passed in code, environment variables ``TASKCORE_<FIELD>``
-(nested fields with ``__``: ``TASKCORE_RESQUE_OVERRIDES__QUEUE=myapp.queues:AuditedQueue``), the
-TOML file (top-level keys, ``[resque_overrides]`` table), then the defaults::
+Precedence, highest first (the operator's choices beat the program's defaults):
+
+1. ``Settings.load(..., **overrides)``: what the command line passes (``--url``, ...);
+2. environment variables ``TASKCORE_<FIELD>`` (nested fields with ``__``:
+   ``TASKCORE_RESQUE_OVERRIDES__QUEUE=myapp.queues:AuditedQueue``);
+3. the TOML file of :meth:`Settings.load` (top-level keys, ``[resque_overrides]`` table);
+4. values passed in code, ``Settings(url=...)`` (or ``Settings.load(defaults=...)``): defaults
+   of the program, so ``TASKCORE_URL=redis://...`` moves an App whose code says ``memory://``
+   (an INFO log line names each field the environment overrides);
+5. the built-in defaults::
 
     settings = Settings(url="redis://localhost:6379/0", max_workers=4)
     settings = Settings.load("taskcore.toml")        # or TASKCORE_CONFIG=taskcore.toml
@@ -22,7 +29,9 @@ from __future__ import annotations
 
 import contextvars
 import importlib
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -31,6 +40,8 @@ import pydantic
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
@@ -38,7 +49,7 @@ from pydantic_settings import (
 )
 
 from taskcore.errors import ConfigError
-from taskcore.ops.settings import SCHEDULER_LOGGING, WORKER_LOGGING, HealthSettings, event_levels
+from taskcore.urls import check_url
 
 __all__ = ["NONE_WORDS", "ResqueOverrides", "Settings", "import_class", "mask_url"]
 
@@ -49,8 +60,13 @@ NONE_WORDS = frozenset({"none", "null", ""})
 """Strings (case-insensitive, surrounding blanks ignored) that set an optional duration to None:
 the environment has only strings and TOML has no null."""
 
+log = logging.getLogger("taskcore.config")
+
 _toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
     "taskcore_toml_file", default=None
+)
+_overrides: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
+    "taskcore_settings_overrides", default=None
 )
 
 
@@ -178,36 +194,45 @@ class Settings(BaseSettings):
     """How long stopping waits for running jobs before cancelling them; None waits forever
     (from the environment or TOML: ``"none"``, ``"null"`` or ``""``)."""
     resque_overrides: ResqueOverrides = ResqueOverrides()
-    worker_logging: dict[str, str] = {}
-    """Log level per worker event (``{"success": "debug", "ping": "off"}``), merged over
-    :data:`taskcore.ops.settings.WORKER_LOGGING`; see :mod:`taskcore.ops.logs`."""
-    scheduler_logging: dict[str, str] = {}
-    """Log level per scheduler event, merged over
-    :data:`taskcore.ops.settings.SCHEDULER_LOGGING`."""
-    log_job_args: bool = False
-    """Also log each job's args (and a success's result). Off: they may hold personal data."""
-    health: HealthSettings = HealthSettings()
-    """Thresholds of ``app.health()`` and ``taskcore health``."""
 
     def __init__(self, **values: Any) -> None:
+        """``values`` are the program's defaults: ``TASKCORE_*`` variables (and the file and
+        overrides of :meth:`load`) win over them; see the module's precedence list."""
         try:
             super().__init__(**values)
         except pydantic.ValidationError as exc:
             raise ConfigError(describe_errors(exc)) from exc
+        if values:
+            _log_environment_overrides(type(self), values)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
-        """Settings from ``path`` (a TOML file; default ``$TASKCORE_CONFIG`` if set), the
-        environment and ``overrides``. A missing or unreadable file is a :class:`ConfigError`."""
+    def load(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        defaults: Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Settings from ``overrides`` (highest: the command line's flags), the environment,
+        ``path`` (a TOML file; default ``$TASKCORE_CONFIG`` if set), then ``defaults`` (values
+        from code, e.g. an App's own settings). A missing or unreadable file is a
+        :class:`ConfigError`."""
         chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
-        if chosen is None:
-            return cls(**overrides)
-        file = Path(chosen)
+        token = _overrides.set(overrides)
+        try:
+            if chosen is None:
+                return cls(**(defaults or {}))
+            return cls._from_file(Path(chosen), defaults or {})
+        finally:
+            _overrides.reset(token)
+
+    @classmethod
+    def _from_file(cls, file: Path, defaults: Mapping[str, Any]) -> Settings:
         if not file.is_file():
             raise ConfigError(f"config file {str(file)!r} does not exist or is not a file")
         token = _toml_file.set(file)
         try:
-            return cls(**overrides)
+            return cls(**defaults)
         except ConfigError as exc:
             raise ConfigError(f"{exc} (config file {str(file)!r})") from exc.__cause__
         except ValueError as exc:  # tomllib.TOMLDecodeError
@@ -224,10 +249,15 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = []
+        overrides = _overrides.get()
+        if overrides:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=dict(overrides)))
+        sources.append(env_settings)
         toml = _toml_file.get()
         if toml is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+        sources.append(init_settings)
         return tuple(sources)
 
     @field_validator("queues", mode="before")
@@ -258,18 +288,13 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
-    @field_validator("worker_logging", "scheduler_logging")
-    @classmethod
-    def _event_levels(cls, value: dict[str, str], info: pydantic.ValidationInfo) -> dict[str, str]:
-        defaults = WORKER_LOGGING if info.field_name == "worker_logging" else SCHEDULER_LOGGING
-        return event_levels(value, defaults)
-
     @field_validator("url")
     @classmethod
-    def _has_scheme(cls, value: str) -> str:
-        if not urlsplit(value).scheme or "://" not in value:
-            raise ValueError("needs a scheme, e.g. memory://, redis://host:6379/0, postgresql://")
-        return value
+    def _usable_url(cls, value: str) -> str:
+        try:
+            return check_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _pool_bounds(self) -> Self:
@@ -287,6 +312,18 @@ class Settings(BaseSettings):
     def __repr_args__(self) -> Any:
         for key, value in super().__repr_args__():
             yield key, (self.safe_url if key == "url" else value)
+
+
+def _log_environment_overrides(settings_cls: type[BaseSettings], values: Mapping[str, Any]) -> None:
+    """Log (INFO) each field set in code that a ``TASKCORE_*`` variable overrides; no values."""
+    try:
+        from_env = EnvSettingsSource(settings_cls)()
+    except (ValueError, pydantic.ValidationError):  # already reported by the constructor
+        return
+    overridden = sorted(values.keys() & from_env.keys())
+    if overridden:
+        names = ", ".join(f"{field} (TASKCORE_{field.upper()})" for field in overridden)
+        log.info("the environment overrides settings set in code: %s", names)
 
 
 def describe_errors(exc: pydantic.ValidationError) -> str:

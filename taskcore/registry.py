@@ -16,7 +16,8 @@ from typing import Any, cast
 from urllib.parse import urlsplit
 
 from taskcore.backend import Backend
-from taskcore.errors import ConfigError, DriverNotFound
+from taskcore.errors import DriverNotFound
+from taskcore.urls import check_url
 
 __all__ = ["DEFAULT_URL", "connect", "register_driver"]
 
@@ -76,7 +77,5 @@ def connect(url: str = DEFAULT_URL, *, namespace: str = "resque", **options: Any
     a Redis server; ``postgresql://`` a PostgreSQL server. ``namespace`` prefixes every key
     (Redis) or selects the schema's namespace column (PostgreSQL).
     """
-    scheme = urlsplit(url).scheme.lower()
-    if not scheme:
-        raise ConfigError(f"storage URL {url!r} has no scheme; use e.g. memory:// or redis://host")
+    scheme = urlsplit(check_url(url)).scheme.lower()  # ConfigError naming the bad part
     return _resolve(scheme)(url, namespace=namespace, **options)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 
 from taskcore.app import App
 from taskcore.config import Settings, mask_url
-from taskcore.errors import ConfigError
+from taskcore.errors import ConfigError, DriverNotFound
 from taskcore.queue import Queue
+from taskcore.registry import connect
 from taskcore.tasks import TaskRegistry
 
 
@@ -106,7 +108,11 @@ def test_optional_durations_still_take_numbers_and_none_from_code(
     monkeypatch.setenv("TASKCORE_SHUTDOWN_TIMEOUT", "0")
     s = Settings()
     assert (s.stuck_worker_timeout, s.shutdown_timeout) == (90.0, 0.0)
-    s = Settings(stuck_worker_timeout=None, shutdown_timeout=None)  # code beats the environment
+    s = Settings.load(stuck_worker_timeout=None, shutdown_timeout=None)  # overrides beat env
+    assert (s.stuck_worker_timeout, s.shutdown_timeout) == (None, None)
+    monkeypatch.delenv("TASKCORE_STUCK_WORKER_TIMEOUT")
+    monkeypatch.delenv("TASKCORE_SHUTDOWN_TIMEOUT")
+    s = Settings(stuck_worker_timeout=None, shutdown_timeout=None)
     assert (s.stuck_worker_timeout, s.shutdown_timeout) == (None, None)
 
 
@@ -172,3 +178,111 @@ def test_a_password_in_the_query_string_is_masked_too() -> None:
     assert "sslmode=require" in s.safe_url and "password=***" in s.safe_url
     assert "hunter2" not in mask_url("redis://host:6379/0?Password=hunter2")
     assert "hunter2" not in mask_url("redis://:hunter2@host:notaport/0")
+
+
+# ------------------------------------------------------------------ precedence
+
+
+def test_the_environment_beats_settings_set_in_code(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # "swap to Redis in production": an App whose code says memory:// used to ignore
+    # TASKCORE_URL silently
+    monkeypatch.setenv("TASKCORE_URL", "redis://:hunter2@prod:6379/0")
+    with caplog.at_level(logging.INFO, logger="taskcore.config"):
+        s = Settings(url="memory://", namespace="code")
+    assert s.url == "redis://:hunter2@prod:6379/0"
+    assert s.namespace == "code"  # a field the environment does not set stays as coded
+    assert "url (TASKCORE_URL)" in caplog.text and "hunter2" not in caplog.text
+    assert App(Settings(url="memory://")).settings.url == "redis://:hunter2@prod:6379/0"
+
+
+def test_precedence_is_flags_then_environment_then_file_then_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "taskcore.toml"
+    file.write_text('namespace = "file"\ntimeout = 2.5\nmax_workers = 7\n')
+    code = {"namespace": "code", "timeout": 9.0, "max_workers": 3, "min_workers": 2}
+    monkeypatch.setenv("TASKCORE_TIMEOUT", "4")
+    s = Settings.load(file, defaults=code, max_workers=5)
+    assert s.max_workers == 5  # flag > environment, file and code
+    assert s.timeout == 4.0  # environment > file and code
+    assert s.namespace == "file"  # file > code
+    assert s.min_workers == 2  # code > built-in default
+
+
+# ------------------------------------------------------------------ storage URLs
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        ("postgresql://u:hunter2@db:99999/jobs", "port 99999 is out of range"),  # OverflowError
+        ("postgresql://u:hunter2@db:abc/jobs", "port is not a number"),
+        ("postgres://u:hunter2@db:0/jobs", "port 0 is out of range"),
+        ("postgresql://u:hunter2@a:5432,b:70000/jobs", "port 70000 is out of range"),
+        ("postgresql://u:hunter2@db/jobs?port=99999", "?port= 99999 is out of range"),
+        ("postgresql://u:hunter2@db:/jobs", "no port"),
+        ("redis://:hunter2@cache:6379/abc", "database in the path is not a number"),  # used db 0
+        ("redis://:hunter2@cache:6379/-1", "database in the path is not a number"),
+        ("redis://:hunter2@cache:6379/1/2", "path has more than one part"),  # read as db 12
+        ("redis://:hunter2@cache:6379/0?db=x", "database in ?db= is not a number"),
+        ("redis://:hunter2@cache:0/0", "port 0 is out of range"),  # read as 6379
+        ("redis://:hunter2@cache:99999/0", "port 99999 is out of range"),
+        ("redis://:hunter2@", "names no host"),  # connected to localhost
+        ("rediss://", "names no host"),
+        ("unix://", "no socket path"),
+        ("unix://run/redis.sock", "names a host"),  # redis-py dropped "run"
+        ("", "is empty"),  # --url "" used memory://
+        ("   ", "is empty"),
+        (" redis://:hunter2@cache:6379/0", "leading or trailing whitespace"),
+        ("redis://:hunter2@cache:6379/0\n", "leading or trailing whitespace"),
+        ("redis://:hunter 2@cache:6379/0", "space or control character"),
+        ("cache:6379", "needs a scheme"),
+        ("//cache:6379", "needs a scheme"),
+    ],
+)
+def test_a_bad_storage_url_is_one_line_naming_the_part(url: str, part: str) -> None:
+    for build in (lambda: Settings(url=url), lambda: connect(url)):
+        with pytest.raises(ConfigError) as info:
+            build()
+        message = str(info.value)
+        assert part in message
+        assert "\n" not in message and "hunter" not in message
+
+
+def test_an_unknown_scheme_fails_at_connect_listing_the_known_ones() -> None:
+    assert Settings(url="thirdparty://anything").url == "thirdparty://anything"  # its driver's
+    with pytest.raises(DriverNotFound, match="'nosuch'; known schemes: memory, postgres"):
+        connect("nosuch://u:hunter2@host")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "memory://",
+        "memory://named",
+        "redis://localhost",
+        "redis://:pw@cache:6379/15",
+        "redis://user:pw@[::1]:6379/0?socket_timeout=5",
+        "rediss://cache:6380/0",
+        "unix:///run/redis/redis.sock?db=2",
+        "postgresql://",  # libpq defaults (PGHOST, the local socket)
+        "postgres://app@db/jobs",
+        "postgresql://app:pw@db1:5432,db2:5433/jobs?sslmode=require",
+        "postgresql://[::1]:5432/jobs?port=5432",
+    ],
+)
+def test_good_storage_urls_pass(url: str) -> None:
+    assert Settings(url=url).url == url
+
+
+async def test_a_postgres_port_out_of_range_is_a_config_error_at_open() -> None:
+    # PostgresBackend built from a DSN directly skips from_url; asyncpg raised OverflowError
+    from taskcore_postgres import PostgresBackend
+
+    backend = PostgresBackend("postgresql://u:hunter2@127.0.0.1:99999/db")
+    with pytest.raises(ConfigError) as info:
+        await backend.open()
+    assert "port 99999 is out of range" in str(info.value)
+    assert "hunter2" not in str(info.value)
