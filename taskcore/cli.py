@@ -36,6 +36,7 @@ from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.registry import TaskRegistry
+from taskcore.web.options import add_dashboard_command
 
 __all__ = ["load_app", "main"]
 
@@ -316,6 +317,23 @@ async def cmd_enqueue(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+async def cmd_dashboard(args: argparse.Namespace) -> int:
+    try:
+        from taskcore.web import serve  # the optional extra, imported on use
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from exc
+    await serve(
+        _settings(args),
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        allowed_hosts=args.allowed_host,
+        refresh=args.refresh,
+        no_auth=args.no_auth,
+    )
+    return 0
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -381,6 +399,7 @@ def _parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--queue", help="queue (default: the task's, or 'default')")
     enqueue.add_argument("--in", dest="delay", type=float, help="delay in seconds")
     enqueue.add_argument("--app", help="module:attribute of the App/TaskRegistry defining NAME")
+    add_dashboard_command(command("dashboard", cmd_dashboard, "serve the web dashboard"))
     return parser
 
 
