@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from taskcore.backend import CurrentJob, WorkerId, WorkerPing
@@ -11,16 +13,20 @@ from taskcore.codec import (
     decode_job,
     decode_ping,
     dumps,
+    embed_payload,
     encode_current_job,
     encode_failure,
     encode_job,
     encode_ping,
+    has_undecodable,
     js_date,
     js_round,
     ms_to_seconds,
+    original_bytes,
     parse_date,
+    unembed_payload,
 )
-from taskcore.errors import MalformedPayload
+from taskcore.errors import InvalidArgument, MalformedPayload
 
 NODE_DATE = "Mon Nov 23 2026 06:18:16 GMT+0000 (Coordinated Universal Time)"
 NODE_TS = 1795414696  # the instant NODE_DATE names
@@ -44,8 +50,14 @@ class TestJobBytes:
         )
 
     def test_numbers_print_as_javascript_does(self) -> None:
-        assert dumps([1.0, -0.0, 2.5, 1e21, 12345678901234567]) == (
-            "[1,0,2.5,1e+21,12345678901234567]"
+        assert dumps([1.0, -0.0, 2.5, 1e21, 12345678901234567, 1e-5, 1e-7]) == (
+            "[1,0,2.5,1e+21,12345678901234567,0.00001,1e-7]"
+        )
+
+    def test_job_floats_match_node_resque_bytes(self) -> None:
+        # node: JSON.stringify({class:"a",queue:"q",args:[2**64, 0.00001]})
+        assert encode_job("a", "q", [float(2**64), 1e-5]) == (
+            '{"class":"a","queue":"q","args":[18446744073709552000,0.00001]}'
         )
 
     def test_non_finite_numbers_become_null(self) -> None:
@@ -55,8 +67,89 @@ class TestJobBytes:
         assert dumps({"z": 1, "a": {"y": 2.0, "b": None}}) == '{"z":1,"a":{"y":2,"b":null}}'
 
     def test_values_json_cannot_carry_are_refused(self) -> None:
-        with pytest.raises(TypeError):
+        with pytest.raises(InvalidArgument, match=r'value\["x"\]: a bytes value'):
             dumps({"x": b"bytes"})
+
+    def test_lone_surrogates_are_escaped_so_the_text_is_valid_utf8(self) -> None:
+        # JSON.stringify("\ud800") is "\"\\ud800\"" (ES2019); raw, it would not encode as UTF-8.
+        text = dumps(["a\udcff\ud800é"])
+        assert text == '["a\\udcff\\ud800é"]'
+        assert text.encode("utf-8")
+
+    def test_dict_keys_are_named_as_javascript_names_them(self) -> None:
+        assert dumps({1: "a", 2.5: "b", False: "c", None: "d"}) == (
+            '{"1":"a","2.5":"b","false":"c","null":"d"}'
+        )
+
+
+class TestEncodeJobRefuses:
+    """encode_job raises InvalidArgument naming what is wrong; nothing bad reaches storage."""
+
+    @pytest.mark.parametrize(
+        ("class_name", "queue", "needle"),
+        [
+            ("", "q", "class_name must be a non-empty string, got ''"),
+            (5, "q", r"class_name must be a non-empty string, got 5 \(int\)"),
+            (None, "q", "class_name must be a non-empty string"),
+            ("add", "", "queue must be a non-empty string, got ''"),
+            ("add", b"q", r"queue must be a non-empty string, got b'q' \(bytes\)"),
+            ("add", "q\x00", "queue 'q.x00' holds a NUL"),
+            ("a\udcff", "q", "class_name .* lone surrogate"),
+        ],
+    )
+    def test_class_and_queue_must_be_non_empty_strings(
+        self, class_name: object, queue: object, needle: str
+    ) -> None:
+        with pytest.raises(InvalidArgument, match=needle):
+            encode_job(class_name, queue, [])  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (
+                [{"x": float("nan")}],
+                'args[0]["x"]: nan cannot be written as JSON; pass a number or None',
+            ),
+            ([1, [float("inf")]], "args[1][0]: inf cannot be written as JSON"),
+            (float("-inf"), "args[0]: -inf cannot be written as JSON"),
+            ([{1: "a", "1": "b"}], "args[0]: the keys 1 and '1' both become \"1\" in JSON"),
+            ([{(1, 2): "a"}], "args[0]: the dict key (1, 2) cannot be a JSON object key"),
+            ([b"raw"], "args[0]: a bytes value cannot be written as JSON"),
+            ([{"s": {1, 2}}], 'args[0]["s"]: a set value cannot be written as JSON'),
+            ([object()], "args[0]: a object value cannot be written as JSON"),
+        ],
+    )
+    def test_args_json_cannot_carry_are_refused_naming_the_path(
+        self, args: object, message: str
+    ) -> None:
+        with pytest.raises(InvalidArgument) as info:
+            encode_job("add", "q", args)
+        assert message in str(info.value)
+        assert "\n" not in str(info.value)
+
+    def test_an_invalid_argument_is_a_value_error(self) -> None:
+        with pytest.raises(ValueError):
+            encode_job("add", "q", [float("nan")])
+
+    def test_nesting_past_the_limit_is_refused_and_at_the_limit_accepted(self) -> None:
+        def nested(levels: int) -> object:
+            value: object = []
+            for _ in range(levels - 1):
+                value = [value]
+            return value
+
+        # the job object is level 1 and the args list level 2: 98 more levels fit in 100
+        payload = encode_job("a", "q", [nested(98)])
+        assert decode_job(payload).class_name == "a"
+        with pytest.raises(InvalidArgument, match="nested deeper than 100 levels"):
+            encode_job("a", "q", [nested(99)])
+        with pytest.raises(InvalidArgument, match="nested deeper than 100 levels"):
+            encode_job("a", "q", [nested(5000)])
+
+    def test_ints_stay_exact_and_tuples_are_lists(self) -> None:
+        assert encode_job("a", "q", (2**64, True, None)) == (
+            '{"class":"a","queue":"q","args":[18446744073709551616,true,null]}'
+        )
 
 
 class TestDecodeJob:
@@ -70,23 +163,86 @@ class TestDecodeJob:
     def test_cjson_empty_object_args_read_as_empty_list(self) -> None:
         assert decode_job('{"class":"add","args":{},"queue":"math"}').args == []
 
-    def test_scalar_args_are_arrayified(self) -> None:
-        assert decode_job('{"class":"add","queue":"q","args":5}').args == [5]
+    def test_missing_or_null_args_read_as_empty(self) -> None:
         assert decode_job('{"class":"add","queue":"q"}').args == []
+        assert decode_job('{"class":"add","queue":"q","args":null}').args == []
 
     @pytest.mark.parametrize(
         ("raw", "needle"),
         [
             ("not json", "not valid JSON"),
-            ("[1,2]", "must be a JSON object"),
+            ("[1,2]", "must be a JSON object, got an array"),
+            ('"text"', "must be a JSON object, got a string"),
             ('{"queue":"q","args":[]}', '"class"'),
+            ('{"class":5,"queue":"q","args":[]}', '"class"'),
             ('{"class":"a","queue":5}', '"queue"'),
-            (b"\xff\xfe", "not valid JSON"),
+            ('{"class":"a","queue":"q","args":5}', '"args" that is a number, not an array'),
+            ('{"class":"a","queue":"q","args":"x"}', '"args" that is a string, not an array'),
+            (b"\xff\xfe", r"not valid UTF-8 \(byte 0xff at offset 0\)"),
+            (b'{"class":"\xc3"}', r"not valid UTF-8 \(byte 0xc3 at offset 10\)"),
+            ('{"class":"\udcc3"}', r"not valid UTF-8 \(byte 0xc3 at offset 10\)"),
+            ('{"class":"\ud800"}', r"not valid UTF-8 \(a lone surrogate at offset 10\)"),
+            ('{"class":"a\x00","args":[]}', "not valid JSON"),
+            ('{"class":"a","args":[]}\x00', "not valid JSON"),
+            ('{"class":"a","args":[NaN]}', "NaN is not JSON"),
+            ('{"class":"a","args":[-Infinity]}', "-Infinity is not JSON"),
+            ('{"class":"a","args":[1e400]}', "the number 1e400 is too large for a double"),
+            ('{"class":"a","args":[' + "9" * 5000 + "]}", "more digits than Python reads"),
+            ('\ufeff{"class":"a","args":[]}', "not valid JSON"),
+            ('{"class":"a","args":[]} {}', "not valid JSON"),
         ],
     )
     def test_malformed_payloads_raise_with_a_clear_message(self, raw: str, needle: str) -> None:
-        with pytest.raises(MalformedPayload, match=needle):
+        with pytest.raises(MalformedPayload, match=needle) as info:
             decode_job(raw)
+        assert "\n" not in str(info.value)
+        assert "remove it from storage or fix its producer" in str(info.value).lower()
+
+    def test_json_nested_10000_deep_is_malformed_not_a_recursion_error(self) -> None:
+        deep = '{"class":"a","args":' + "[" * 10_000 + "]" * 10_000 + "}"
+        for raw in (deep, deep.encode(), "[" * 10_000 + "]" * 10_000):
+            with pytest.raises(MalformedPayload, match="nested deeper than 100 levels"):
+                decode_job(raw)
+
+    def test_nesting_just_past_the_limit_is_malformed(self) -> None:
+        # parses fine in Python; refused so that every reader (Ruby's max_nesting 100) agrees
+        raw = '{"class":"a","args":' + "[" * 100 + "]" * 100 + "}"
+        with pytest.raises(MalformedPayload, match="nested deeper than 100 levels"):
+            decode_job(raw)
+
+    def test_ten_megabytes_are_read_or_refused_quickly_with_a_short_quote(self) -> None:
+        big = "x" * 10_000_000
+        assert decode_job('{"class":"a","args":["' + big + '"]}').args == [big]
+        with pytest.raises(MalformedPayload) as info:
+            decode_job(big)
+        assert len(str(info.value)) < 400
+
+    def test_every_decoder_raises_only_malformed_payload(self) -> None:
+        hostile: list[str | bytes] = [
+            "[" * 10_000,
+            "{" * 10_000,
+            b"\xff" * 10,
+            "\udcff",
+            "\x00",
+            "",
+            "null",
+            "[]",
+            "1e999",
+            '{"payload":' + "[" * 5000 + "]" * 5000 + "}",
+            '{"time":true}',
+            '{"time":1e400}',
+        ]
+        decoders: list[Callable[[str | bytes], object]] = [
+            decode_job,
+            decode_failure,
+            decode_ping,
+            lambda raw: decode_current_job(raw, WorkerId("w", ("q",))),
+            lambda raw: decode_failure(raw).job,
+        ]
+        for raw in hostile:
+            for decoder in decoders:
+                with pytest.raises(MalformedPayload):
+                    decoder(raw)
 
     def test_long_malformed_payloads_are_quoted_truncated(self) -> None:
         with pytest.raises(MalformedPayload) as info:
@@ -221,6 +377,100 @@ class TestFailure:
     def test_failure_without_payload_is_malformed(self) -> None:
         with pytest.raises(MalformedPayload, match="failure record"):
             decode_failure('{"worker":"w"}')
+
+    @pytest.mark.parametrize(
+        "payload",
+        [
+            '{"class":"add","queue":"q","args":5}',
+            '{"malformed_payload":"x"}',
+            '{"class":"","queue":"","args":[]}',
+        ],
+    )
+    def test_a_failed_payload_that_is_no_job_raises_malformed_payload(self, payload: str) -> None:
+        record = encode_failure(
+            worker="w",
+            queue="",
+            payload=embed_payload(payload),
+            exception="MalformedPayload",
+            error="bad",
+            backtrace=[],
+            failed_at=NODE_DATE,
+        )
+        failure = decode_failure(record)
+        with pytest.raises(MalformedPayload):
+            _ = failure.job_payload
+
+
+def _bytes_as_read(raw: bytes) -> str:
+    """What a client decoding with errors="surrogateescape" hands over for ``raw``."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+HOSTILE_PAYLOADS: dict[str, bytes] = {
+    "invalid utf-8": b'{"class":"\xff\xfe","queue":"q","args":[]}',
+    "encoded surrogate": b'{"class":"\xed\xa0\x80"}',
+    "nul": b'{"class":"a\x00b","queue":"q","args":[]}',
+    "deep": b'{"class":"a","args":' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    "not json": b"add(1, 2)",
+    "not an object": b"[1,2,3]",
+    "wrapper shape": b'{"malformed_payload":"x"}',
+    "ten megabytes": b"\xff" + b"x" * 10_000_000,
+}
+
+
+class TestEmbedPayload:
+    def test_a_json_object_is_embedded_raw(self) -> None:
+        payload = '{"class":"a", "queue":"q","args":[1.50,"\\u00e9"]}'
+        assert embed_payload(payload) is payload
+        assert embed_payload('{"args":5}') == '{"args":5}'
+
+    def test_invalid_utf8_becomes_ascii_escapes_node_and_python_read(self) -> None:
+        embedded = embed_payload(_bytes_as_read(b'{"class":"\xff"}'))
+        assert embedded == '{"malformed_payload":"{\\"class\\":\\"\\udcff\\"}"}'
+        assert embedded.isascii()
+
+    @pytest.mark.parametrize("name", list(HOSTILE_PAYLOADS))
+    def test_round_trip_gives_back_the_exact_bytes(self, name: str) -> None:
+        raw = HOSTILE_PAYLOADS[name]
+        embedded = embed_payload(_bytes_as_read(raw))
+        assert embedded.startswith('{"malformed_payload":"')
+        embedded.encode("utf-8")  # valid UTF-8: storable, and JSON.parse-able in node
+        assert original_bytes(unembed_payload(embedded)) == raw
+        record = encode_failure(
+            worker="w",
+            queue="q",
+            payload=embedded,
+            exception="MalformedPayload",
+            error="bad",
+            backtrace=None,
+            failed_at=NODE_DATE,
+        )
+        failure = decode_failure(record.encode("utf-8"))
+        assert failure.malformed_payload is not None
+        assert original_bytes(failure.malformed_payload) == raw
+        with pytest.raises(MalformedPayload):
+            _ = failure.job
+
+    def test_unembed_of_a_raw_payload_is_the_payload(self) -> None:
+        payload = '{"class":"a","queue":"q","args":[]}'
+        assert unembed_payload(embed_payload(payload)) == payload
+        failure = decode_failure(
+            encode_failure(
+                worker="w",
+                queue="q",
+                payload=payload,
+                exception=None,
+                error=None,
+                backtrace=None,
+                failed_at=NODE_DATE,
+            )
+        )
+        assert failure.malformed_payload is None
+
+    def test_has_undecodable(self) -> None:
+        assert has_undecodable(_bytes_as_read(b"ok \xff"))
+        assert has_undecodable("\ud800")
+        assert not has_undecodable("é ✓ 日本 🎉 \x00")
 
 
 class TestPing:
