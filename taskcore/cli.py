@@ -8,13 +8,16 @@
     taskcore scheduler myapp.tasks:tasks   # scheduler only
     taskcore info [--json]
     taskcore failed list|retry|remove [INDEX ...] [--all]
-    taskcore enqueue NAME --args JSON [--queue Q] [--in SECONDS] [--app APP]
+    taskcore enqueue NAME --app APP [--args JSON] [--queue Q] [--in SECONDS]   # a task
+    taskcore enqueue CLASS --raw [--args JSON] [--queue Q] [--in SECONDS]      # a resque job
 
 Storage comes from ``--url``/``--namespace``, ``--config FILE`` or ``TASKCORE_*`` variables
 (see :mod:`taskcore.config`). APP is ``module:attribute`` named by the operator on the command
 line; it is imported as configuration (payloads never name code). SIGINT/SIGTERM stop the
-long-running commands cleanly: running jobs finish, workers unregister. Exit status: 0 ok,
-1 error (message on stderr), 2 usage.
+long-running commands cleanly: running jobs finish, workers unregister. Every command imports
+from the current directory first (an APP or a ``resque_overrides`` class in a local module).
+Exit status: 0 ok, 1 error (one line on stderr), 2 usage, 141 when the reader of stdout went
+away (``| head``), quietly.
 """
 
 from __future__ import annotations
@@ -50,11 +53,26 @@ def _print(*parts: Any) -> None:
 # -------------------------------------------------------------------- settings and APP
 
 
+class UsageError(TaskcoreError):
+    """The command line asks for something inconsistent; exit status 2."""
+
+
+def _cwd_importable() -> None:
+    """Put the current directory first on ``sys.path``, as ``python -m`` does, so an APP or a
+    ``resque_overrides`` class in a local module imports for every command."""
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line. An empty ``--url ""`` is kept (and refused by
+    Settings), never taken for "not given"."""
+    names = ("url", "namespace", "queues")
+    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
+
+
 def _settings(args: argparse.Namespace, **changes: Any) -> Settings:
-    overrides = {k: getattr(args, k) for k in ("url", "namespace") if getattr(args, k, None)}
-    if getattr(args, "queues", None):
-        overrides["queues"] = args.queues
-    return Settings.load(args.config, **overrides, **changes)
+    return Settings.load(args.config, **_flags(args), **changes)
 
 
 def load_app(spec: str, settings: Settings | None = None) -> App:
@@ -63,8 +81,7 @@ def load_app(spec: str, settings: Settings | None = None) -> App:
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise ConfigError(f"APP {spec!r} must be 'module:attribute', e.g. myapp.tasks:tasks")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # like python -m: modules of the current directory
+    _cwd_importable()
     try:
         obj: Any = importlib.import_module(module_name)
         for part in attr.split("."):
@@ -84,18 +101,12 @@ def _app_settings(args: argparse.Namespace, **changes: Any) -> App:
     """The APP of ``args.app`` with the command line's settings applied.
 
     Precedence, highest first: ``changes`` (what the command implies, e.g. no workers for
-    ``scheduler``), ``--url``/``--namespace``/``--queues``, then ``--config FILE`` (with the
-    environment) which replaces the APP's own settings, else the APP's own settings.
+    ``scheduler``), ``--url``/``--namespace``/``--queues``, ``$TASKCORE_*``, ``--config FILE``
+    (or ``$TASKCORE_CONFIG``), then the APP's own settings from its code.
     """
     app = load_app(args.app)
-    flags = {k: getattr(args, k) for k in ("url", "namespace", "queues") if getattr(args, k, None)}
-    if args.config:
-        # the file must not be overridden by the APP's settings, only by explicit flags
-        settings = Settings.load(args.config, **{**flags, **changes})
-    elif flags or changes:
-        settings = Settings(**{**app.settings.model_dump(), **flags, **changes})
-    else:
-        return app
+    defaults = app.settings.model_dump()
+    settings = Settings.load(args.config, defaults=defaults, **{**_flags(args), **changes})
     return App(settings, app.tasks, clock=app.clock, name=app.name)
 
 
@@ -131,7 +142,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from taskcore import demo  # imported on use: it registers the demo's tasks
 
     demo.reset()
-    settings = Settings(
+    settings = Settings.load(  # overrides: $TASKCORE_URL must not move the demo off memory://
         url="memory://taskcore-demo",
         namespace=f"demo-{os.getpid()}-{time.monotonic_ns()}",
         timeout=0.25,
@@ -285,15 +296,26 @@ async def cmd_enqueue(args: argparse.Namespace) -> int:
     try:
         data = json.loads(args.args)
     except ValueError as exc:
-        raise ConfigError(f"--args is not valid JSON: {exc}") from exc
+        raise UsageError(f"--args is not valid JSON: {exc}") from exc
+    if not args.raw and not args.app:
+        raise UsageError(
+            f"enqueue {args.name!r}: give --app APP to enqueue a task (inputs validated, sent "
+            "to the task's queue), or --raw to enqueue a raw resque job of that class"
+        )
     if args.app:
         app = _app_settings(args, scheduler=False, max_workers=0, min_workers=0)
     else:
         app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    if not args.raw and args.name not in app.tasks:
+        raise UsageError(
+            f"APP {args.app!r} has no task named {args.name!r} "
+            f"({app.tasks.describe_known(args.name)}); pass --raw to enqueue a raw resque job "
+            "for a worker that knows that class"
+        )
     await app.open()
     try:
         delay_ms = None if args.delay is None else int(args.delay * 1000)
-        if args.name in app.tasks:
+        if not args.raw:
             if data is not None and not isinstance(data, dict):
                 raise ConfigError(f"task {args.name!r} takes an inputs object as --args")
             api = TaskAPI(app.queue, app.tasks)
@@ -391,20 +413,27 @@ def _parser() -> argparse.ArgumentParser:
     failed.add_argument("index", nargs="*", type=int, help="failure indexes (from 'failed list')")
     failed.add_argument("--all", action="store_true", help="every failed job")
     failed.add_argument("--json", action="store_true", help="print JSON (list)")
-    enqueue = command("enqueue", cmd_enqueue, "enqueue a task or a raw resque job")
-    enqueue.add_argument("name", metavar="NAME", help="task name or resque class")
+    enqueue = command("enqueue", cmd_enqueue, "enqueue a task (--app) or a raw resque job (--raw)")
+    enqueue.add_argument("name", metavar="NAME", help="task name, or resque class with --raw")
     enqueue.add_argument(
         "--args", default="null", help="JSON: a task's inputs object, or a raw job's args list"
     )
-    enqueue.add_argument("--queue", help="queue (default: the task's, or 'default')")
+    enqueue.add_argument("--queue", help="queue (default: the task's; 'default' with --raw)")
     enqueue.add_argument("--in", dest="delay", type=float, help="delay in seconds")
     enqueue.add_argument("--app", help="module:attribute of the App/TaskRegistry defining NAME")
+    enqueue.add_argument(
+        "--raw",
+        action="store_true",
+        help="enqueue NAME as a raw resque job class, not looked up as a task (for another worker)",
+    )
     add_dashboard_command(command("dashboard", cmd_dashboard, "serve the web dashboard"))
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted,
+    141 when stdout was closed early, as by ``| head``)."""
+    _cwd_importable()
     parser = _parser()
     args = parser.parse_args(argv)
     level = logging.WARNING - 10 * min(args.verbose, 2)
@@ -412,11 +441,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args))
+    except UsageError as exc:
+        print(f"taskcore: error: {exc}", file=sys.stderr)
+        return 2
     except TaskcoreError as exc:
         print(f"taskcore: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return 141  # 128 + SIGPIPE: what a shell reports for a tool its reader stopped
+
+
+def _stdout_to_devnull() -> None:
+    """The reader of stdout went away (``taskcore failed list | head``): point stdout at
+    /dev/null so the interpreter's final flush does not print a second BrokenPipeError."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (captured, closed)
+        pass
 
 
 if __name__ == "__main__":

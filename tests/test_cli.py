@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -63,7 +65,7 @@ def test_enqueue_a_task_validates_and_info_shows_it(
     assert "enqueued greet on 'work'" in capsys.readouterr().out
     assert main([*store, "enqueue", "greet", "--args", '{"nom": "x"}', "--app", spec]) == 1
     assert "name: Field required" in capsys.readouterr().err
-    assert main([*store, "enqueue", "raw_job", "--args", "[1, 2]", "--queue", "raw"]) == 0
+    assert main([*store, "enqueue", "raw_job", "--raw", "--args", "[1, 2]", "--queue", "raw"]) == 0
     data = info(store, capsys)
     assert data["queues"] == {"work": {"length": 1}, "raw": {"length": 1}}
     assert data["failed"] == 0
@@ -173,7 +175,7 @@ def test_global_options_work_before_or_after_the_command(
     store: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # `taskcore info --url ...` is how people type it; both orders reach the same store.
-    assert main([*store, "enqueue", "raw_job", "--args", "[1]", "--queue", "raw"]) == 0
+    assert main([*store, "enqueue", "raw_job", "--raw", "--args", "[1]", "--queue", "raw"]) == 0
     capsys.readouterr()
     assert main(["info", "--json", *store]) == 0
     after = json.loads(capsys.readouterr().out)
@@ -182,3 +184,143 @@ def test_global_options_work_before_or_after_the_command(
     # an option given after the command wins over the same option before it
     assert main([*store, "info", "--json", "--namespace", "cli-elsewhere"]) == 0
     assert json.loads(capsys.readouterr().out)["queues"] == {}
+
+
+# ------------------------------------------------------------------ enqueue traps
+
+
+def test_enqueue_refuses_an_unknown_task_listing_close_names(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it exited 0 and the worker then failed the job as UnknownJob
+    assert main([*store, "enqueue", "gret", "--args", '{"name": "x"}', "--app", app_spec()]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no task named 'gret'" in err and "did you mean: greet" in err and "--raw" in err
+    assert "\n" not in err
+    assert info(store, capsys)["queues"] == {}
+
+
+def test_enqueue_without_app_needs_raw_and_raw_goes_where_told(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # without --app a task's name went to 'default' whatever the task's queue
+    assert main([*store, "enqueue", "greet", "--args", '{"name": "x"}']) == 2
+    assert "give --app APP" in capsys.readouterr().err
+    assert info(store, capsys)["queues"] == {}
+    assert main([*store, "enqueue", "Legacy::Job", "--raw", "--args", "[1]"]) == 0
+    assert main([*store, "enqueue", "gret", "--raw", "--app", app_spec(), "--queue", "q"]) == 0
+    assert info(store, capsys)["queues"] == {"default": {"length": 1}, "q": {"length": 1}}
+
+
+@pytest.mark.parametrize(
+    ("url", "part"),
+    [
+        ("", "is empty"),  # --url "" used memory:// silently
+        ("redis://:hunter2@cache:6379/abc", "database in the path is not a number"),
+        ("postgresql://u:hunter2@db:99999/jobs", "port 99999 is out of range"),
+    ],
+)
+def test_a_bad_url_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str], url: str, part: str
+) -> None:
+    assert main(["--url", url, "info"]) == 1
+    err = capsys.readouterr().err
+    assert part in err and "hunter2" not in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ environment beats code
+
+CODED_APP = """
+from taskcore import App, Settings
+from taskcore.tasks import TaskRegistry
+
+tasks = TaskRegistry()
+
+@tasks.task(queue="work")
+async def greet(name: str) -> str:
+    return "hello " + name
+
+app = App(Settings(url="memory://cli-coded", namespace="{namespace}"), tasks)
+"""
+
+
+def test_taskcore_url_and_url_flag_beat_an_app_configured_in_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    namespace = f"cli-env-{uuid.uuid4().hex[:8]}"
+    module = f"codedapp_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(CODED_APP.format(namespace=namespace))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TASKCORE_URL", "memory://cli-from-env")
+    enqueue = ["enqueue", "greet", "--args", '{"name": "x"}', "--app", f"{module}:app"]
+    assert main(enqueue) == 0  # went to memory://cli-coded before
+    assert main(["--url", "memory://cli-from-flag", *enqueue]) == 0
+
+    def queues(url: str) -> object:
+        capsys.readouterr()
+        assert main(["--url", url, "--namespace", namespace, "info", "--json"]) == 0
+        return json.loads(capsys.readouterr().out)["queues"]
+
+    assert queues("memory://cli-from-env") == {"work": {"length": 1}}
+    assert queues("memory://cli-from-flag") == {"work": {"length": 1}}
+    assert queues("memory://cli-coded") == {}
+
+
+# ------------------------------------------------------------------ the current directory
+
+LOCAL_QUEUE = """
+from taskcore.queue import Queue
+
+class LocalQueue(Queue):
+    async def details(self):
+        return {**await super().details(), "local_queue": True}
+"""
+
+
+def test_every_command_imports_resque_overrides_from_the_current_directory(
+    store: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only commands loading an APP put it on sys.path: info/failed/enqueue said "No module named"
+    module = f"localqueue_{uuid.uuid4().hex[:8]}"
+    Path(f"{module}.py").write_text(LOCAL_QUEUE)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", os.getcwd())])
+    monkeypatch.setenv("TASKCORE_RESQUE_OVERRIDES__QUEUE", f"{module}:LocalQueue")
+    assert main([*store, "enqueue", "raw_job", "--raw"]) == 0
+    assert main([*store, "failed", "list"]) == 0
+    assert info(store, capsys)["local_queue"] is True
+
+
+# ------------------------------------------------------------------ pipes
+
+BROKEN_PIPE = """
+import asyncio, sys
+from taskcore.cli import main
+from taskcore.codec import encode_failure, encode_job
+from taskcore.registry import connect
+
+async def fill():
+    async with connect("memory://pipe", namespace="pipe") as backend:
+        for i in range(3000):
+            await backend.push_failure(encode_failure(
+                worker="w", queue="q", payload=encode_job("Job", "q", [i]), exception="E",
+                error="x" * 50, backtrace=["a", "b"], failed_at="2030-01-01T00:00:00.000Z"))
+
+asyncio.run(fill())
+sys.exit(main(["--url", "memory://pipe", "--namespace", "pipe", "failed", "list", "--json"]))
+"""
+
+
+def test_failed_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    # `taskcore failed list --json | head` ended in a BrokenPipeError traceback
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BROKEN_PIPE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().strip() == b"["
+    proc.stdout.close()  # what head does after its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""
