@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -23,6 +24,17 @@ class LifecycleContract:
 
     async def test_ping_on_an_open_backend_returns_none(self, backend: Backend) -> None:
         assert await backend.ping() is None
+
+    async def test_server_time_is_the_storage_clock_in_unix_seconds(self, backend: Backend) -> None:
+        # Loopback server: its clock is this machine's. Seconds (not ms), a float, and it
+        # never goes backwards between calls.
+        readings = []
+        for _ in range(20):
+            readings.append(await backend.server_time())
+        assert all(type(r) is float for r in readings)
+        assert readings == sorted(readings)
+        assert abs(readings[-1] - time.time()) < 5
+        assert readings[-1] > readings[0]
 
     async def test_open_twice_keeps_one_working_backend(self, backend: Backend) -> None:
         await backend.open()

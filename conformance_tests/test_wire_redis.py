@@ -16,7 +16,7 @@ from conformance_tests import drivers
 from conformance_tests.drivers import DriverSpec
 from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, failure_for, job, worker
-from taskcore.backend import Backend, Outcome
+from taskcore.backend import Backend, CurrentJob, DelayedJob, Outcome, WorkerPing
 from taskcore.codec import encode_current_job, encode_failure, encode_ping, js_date
 
 
@@ -149,11 +149,15 @@ class WireRedisContract:
         await backend.register_worker(worker(), NOW)
         before = await raw.keys()
         assert await backend.reserve(["math"], worker(), NOW + 5) is None
-        assert await raw.keys() == before == {
-            "workers",
-            "worker:host:1:math:started",
-            "worker:ping:host:1",
-        }
+        assert (
+            await raw.keys()
+            == before
+            == {
+                "workers",
+                "worker:host:1:math:started",
+                "worker:ping:host:1",
+            }
+        )
         assert await raw.get("worker:ping:host:1") == encode_ping(T, "host:1", "math")
 
     async def test_current_job_written_by_node_resque_lua_is_read(
@@ -332,6 +336,108 @@ class WireRedisContract:
         assert await backend.delayed_timestamps() == [T]
         assert await backend.remove_delayed(no_queue) == [T]
         assert await raw.keys() == {"queue:math", "queues"}
+
+    # ------------------------------------------------------------------ hostile records
+    # Any client can write any bytes to any key: one bad record must neither raise from a
+    # read nor stop recovery or promotion of the others.
+
+    @pytest.mark.parametrize(
+        "record",
+        ["garbage {", '["host:1","math"]', '{"worker":"host:1"}', '{"payload":5}', "["],
+        ids=["not_json", "array", "no_payload", "payload_not_an_object", "truncated"],
+    )
+    async def test_a_current_job_record_in_no_known_layout_is_failed_whole(
+        self, backend: Backend, raw: Raw, record: str
+    ) -> None:
+        w = worker("host:1")
+        await backend.register_worker(w, NOW)
+        await raw.client.set(raw.key("worker:host:1:math"), record)
+        expected = CurrentJob(w, "", record, "", record)
+        assert await backend.current_job(w) == expected
+        assert await backend.current_jobs() == {w: expected}
+        assert await backend.clean_worker("host:1", failure_for) == [expected]
+        assert await raw.lrange("failed") == [failure_for(expected)]
+        assert await raw.keys() == {"failed", "stat:failed"}
+
+    async def test_a_current_job_key_of_another_type_reads_as_idle(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        w = worker("host:1")
+        await backend.register_worker(w, NOW)
+        await raw.client.rpush(raw.key("worker:host:1:math"), "not a string key")
+        assert await backend.current_job(w) is None
+        assert await backend.current_jobs() == {w: None}
+        assert await backend.clean_worker("host:1", failure_for) == []
+        assert await raw.keys() == set()
+
+    async def test_a_ping_that_cannot_be_read_is_stale_at_time_zero(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        await backend.register_worker(worker("good:1"), NOW)
+        for name, value in [
+            ("garbage:1", "garbage"),
+            ("no_time:1", '{"name":"no_time:1","queues":"math"}'),
+            ("text_time:1", '{"time":"soon","name":"text_time:1","queues":"math"}'),
+            ("huge_time:1", '{"time":1e400,"name":"huge_time:1","queues":"math"}'),
+        ]:
+            await raw.client.set(raw.key(f"worker:ping:{name}"), value)
+        # The key names the worker (it is the key clean_worker deletes), not the record.
+        await raw.client.set(
+            raw.key("worker:ping:renamed:1"), encode_ping(T, "someone:else", "math")
+        )
+        pings = await backend.worker_pings()
+        assert pings == [
+            WorkerPing("garbage:1", "", 0),
+            WorkerPing("good:1", "math", T),
+            WorkerPing("huge_time:1", "", 0),
+            WorkerPing("no_time:1", "", 0),
+            WorkerPing("renamed:1", "math", T),
+            WorkerPing("text_time:1", "", 0),
+        ]
+        stale = [p.name for p in await backend.stale_workers(NOW, 60)]
+        assert stale == ["garbage:1", "huge_time:1", "no_time:1", "text_time:1"]
+        for name in stale:
+            await backend.clean_worker(name, failure_for)
+        assert [p.name for p in await backend.worker_pings()] == ["good:1", "renamed:1"]
+
+    async def test_counters_and_started_times_that_are_not_integers_are_left_out(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        w = worker("host:1")
+        await backend.register_worker(w, NOW)
+        for name, value in [("processed", "many"), ("failed", "2"), ("odd", "1.5"), ("e", "")]:
+            await raw.client.set(raw.key(f"stat:{name}"), value)
+        assert await backend.stats() == {"failed": 2}
+        await raw.client.set(raw.key("worker:host:1:math:started"), "yesterday")
+        assert await backend.worker_started(w) is None
+
+    async def test_hostile_schedule_entries_never_stop_promotion(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        schedule = raw.key("delayed_queue_schedule")
+        await raw.client.zadd(schedule, {"soon": T - 30, "12.5": T - 20, str(T - 10): T - 10})
+        await raw.client.set(raw.key(f"delayed:{T - 10}"), "a string, not a list")
+        await raw.client.set(raw.key("queue:blocked"), "a string, not a list")
+        await raw.client.sadd(raw.key(f"timestamps:{ADD}"), "delayed:soon", "nonsense")
+        await backend.schedule(T, "blocked", job(1, "blocked"))
+        await backend.schedule(T, "math", ADD)
+        await backend.schedule(T + 1, "math", job(2))
+        assert await backend.delayed_timestamps() == [T, T + 1]
+        assert await backend.scheduled_at(ADD) == [T]
+        moved = await backend.promote_due(NOW + 1.5)
+        assert moved == [DelayedJob(T, "math", ADD), DelayedJob(T + 1, "math", job(2))]
+        assert await backend.promote_due(NOW + 1.5) == []
+        # Everything it could not move is still there, untouched.
+        assert await raw.lrange(f"delayed:{T}") == [job(1, "blocked")]
+        assert await raw.get(f"delayed:{T - 10}") == "a string, not a list"
+        assert await raw.get("queue:blocked") == "a string, not a list"
+        assert set(_text(await raw.client.zrange(schedule, 0, -1))) == {
+            "soon",
+            "12.5",
+            str(T - 10),
+            str(T),
+        }
+        assert await backend.delayed_timestamps() == [T]
 
     # ------------------------------------------------------------------ locks
 
