@@ -41,6 +41,7 @@ class MemoryBackend(RedisBackend):
         shared_across_processes=False,
         enqueue_notifications=True,
         single_call_complete_and_reserve=True,
+        binary_payloads=True,
     )
 
     def __init__(self, client: Any, *, name: str = "", namespace: str = "resque") -> None:
@@ -61,8 +62,10 @@ def _server_name(url: str) -> str:
 
 def from_url(url: str = "memory://", *, namespace: str = "resque", **options: Any) -> MemoryBackend:
     """A backend on the in-process server named by ``url``; ``options`` go to
-    ``fakeredis.FakeAsyncRedis`` (``decode_responses`` defaults to True)."""
+    ``fakeredis.FakeAsyncRedis`` (``decode_responses`` defaults to True, ``encoding_errors``
+    to ``"surrogateescape"``: any bytes round-trip, as with :func:`taskcore_redis.from_url`)."""
     name = _server_name(url)
     options.setdefault("decode_responses", True)
+    options.setdefault("encoding_errors", "surrogateescape")
     client = fakeredis.FakeAsyncRedis(server=server_for(name), **options)
     return MemoryBackend(client, name=name, namespace=namespace)

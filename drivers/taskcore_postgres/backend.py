@@ -35,6 +35,7 @@ from taskcore.urls import check_url
 from taskcore_postgres import schema as schema_mod
 from taskcore_postgres.notify import NotificationHub
 from taskcore_postgres.queries import Queries
+from taskcore_postgres.text import check_storable
 
 __all__ = ["PostgresBackend", "from_url"]
 
@@ -438,6 +439,7 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ 2. queues
 
     async def push(self, queue: str, payload: str, *, front: bool = False) -> None:
+        check_storable(queue=queue, payload=payload)
         if front:
             await self._execute(
                 self._sql.PUSH_HEAD, queue, payload, self.channel, self._head_sequence
@@ -543,6 +545,7 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ 3. delayed jobs
 
     async def schedule(self, timestamp: int, queue: str, payload: str) -> bool:
+        check_storable(queue=queue, payload=payload)
         row = await self._fetchrow(
             self._sql.SCHEDULE, int(timestamp), queue, payload, _digest(payload)
         )
@@ -580,12 +583,15 @@ class PostgresBackend(Backend):
     # ------------------------------------------------------------------ 4. locks
 
     async def acquire_lock(self, name: str, value: str, ttl: int) -> bool:
+        check_storable(name=name, value=value)
         return await self._fetchrow(self._sql.ACQUIRE_LOCK, name, value, int(ttl)) is not None
 
     async def set_lock(self, name: str, value: str, ttl: int | None) -> None:
+        check_storable(name=name, value=value)
         await self._execute(self._sql.SET_LOCK, name, value, None if ttl is None else int(ttl))
 
     async def renew_lock(self, name: str, value: str, ttl: int) -> bool:
+        check_storable(name=name, value=value)
         return await self._fetchrow(self._sql.RENEW_LOCK, name, value, int(ttl)) is not None
 
     async def release_lock(self, name: str, value: str | None = None) -> bool:
@@ -692,6 +698,7 @@ class PostgresBackend(Backend):
         return {r[0]: int(r[1]) for r in await self._fetch(self._sql.STATS)}
 
     async def push_failure(self, record: str) -> None:
+        check_storable(record=record)
         await self._execute(self._sql.PUSH_FAILURE, record)
 
     async def failure_count(self) -> int:
@@ -712,6 +719,7 @@ class PostgresBackend(Backend):
         return int(await self._fetchval(self._sql.REMOVE_FAILURE, record))
 
     async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
+        check_storable(record=record, queue=queue, payload=payload)
         rows = await self._fetch(self._sql.RETRY_FAILURE, record, queue, payload, self.channel)
         return bool(rows)
 

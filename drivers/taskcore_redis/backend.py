@@ -47,7 +47,9 @@ _SCAN_COUNT = 1000
 
 
 def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    """A reply as text; bytes that are not UTF-8 become lone surrogates (PEP 383), so a
+    client without ``decode_responses`` reads every value losslessly as one with it does."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def _optional_text(value: str | bytes | None) -> str | None:
@@ -58,7 +60,9 @@ class RedisBackend(Backend):
     """Storage on a Redis server (or anything speaking its protocol with Lua).
 
     ``client`` is injected; the backend closes it on :meth:`aclose` only when ``owns_client``.
-    It may be created with or without ``decode_responses``. ``namespace`` prefixes every key
+    It may be created with or without ``decode_responses``; create it with
+    ``encoding_errors="surrogateescape"`` (as :func:`from_url` does) so that values holding
+    bytes that are not UTF-8 are read and matched losslessly. ``namespace`` prefixes every key
     (``"resque"`` is node-resque's default; ``""`` writes keys without a prefix).
     """
 
@@ -67,6 +71,7 @@ class RedisBackend(Backend):
         shared_across_processes=True,
         enqueue_notifications=True,
         single_call_complete_and_reserve=True,
+        binary_payloads=True,
     )
 
     def __init__(
@@ -562,13 +567,16 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
     """A backend that owns a client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
     ``options`` go to :func:`redis.asyncio.from_url` (e.g. ``socket_timeout``,
-    ``max_connections``); ``decode_responses`` defaults to True. Nothing connects until
-    :meth:`RedisBackend.open` or the first call. A URL redis-py would misread (no host, port
-    0 or out of range, a database that is not a number, whitespace) is a
+    ``max_connections``); ``decode_responses`` defaults to True and ``encoding_errors`` to
+    ``"surrogateescape"``, so a value holding bytes that are not UTF-8 reads as a ``str`` with
+    lone surrogates and is written back as the same bytes (``Capabilities.binary_payloads``).
+    Nothing connects until :meth:`RedisBackend.open` or the first call. A URL redis-py would
+    misread (no host, port 0 or out of range, a database that is not a number, whitespace) is a
     :class:`~taskcore.errors.ConfigError` naming the part (:func:`taskcore.urls.check_url`).
     """
     check_url(url)
     options.setdefault("decode_responses", True)
+    options.setdefault("encoding_errors", "surrogateescape")
     try:
         client = Redis.from_url(url, **options)
     except ValueError as exc:
