@@ -37,6 +37,7 @@ from taskcore import codec
 from taskcore.app import App
 from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
+from taskcore.ops.logformat import ElapsedFormatter, configure_logging
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.registry import TaskRegistry
 from taskcore.web.options import add_dashboard_command
@@ -151,21 +152,26 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         max_workers=4,
         scheduler=True,
     )
-    started = time.monotonic()
-
-    def say(text: str) -> None:
-        _print(f"[{time.monotonic() - started:5.2f}s] {text}")
-
+    settings = settings.model_copy(update={"log_job_args": True})  # the demo's data is made up
+    log = logging.getLogger("taskcore.demo")
+    say = log.info
     _print(
         f"taskcore demo: 2-4 workers and a scheduler in this process, {settings.safe_url}, "
         f"for {args.seconds:g} s"
     )
     app = App(settings, demo.tasks, name="demo")
-    _narrate(app, say)
+    with configure_logging(1, stream=sys.stdout, formatter=ElapsedFormatter(time.monotonic())):
+        await _demo_run(app, demo, say, args.seconds)
+    _print("demo finished: workers stopped cleanly")
+    return 0
+
+
+async def _demo_run(app: App, demo: Any, say: Callable[[str], None], seconds: float) -> None:
+    """Run the demo's scenario, narrated by the log lines of taskcore.ops.logs."""
     await app.start()
     try:
         await demo.scenario(app.task, say)
-        await asyncio.sleep(args.seconds)
+        await asyncio.sleep(seconds)
         _print("\nsummary")
         stats = await app.queue.stats()
         for key in ("processed", "failed"):
@@ -181,75 +187,30 @@ async def cmd_demo(args: argparse.Namespace) -> int:
         _print(f"  still queued: {left}; delayed at: {await app.queue.timestamps()} (ms)")
     finally:
         await app.stop()
-    _print("demo finished: workers stopped cleanly")
-    return 0
-
-
-def _narrate(app: App, say: Callable[[str], None]) -> None:
-    """Print what the app's workers and scheduler do, as it happens."""
-
-    def call(job: Any) -> str:
-        if isinstance(job, codec.Job):
-            return (
-                f"{job.class_name}({codec.dumps(job.args[0] if len(job.args) == 1 else job.args)})"
-            )
-        return str(job)
-
-    def on_success(worker: str, queue: str, job: Any, result: Any, duration: float) -> None:
-        say(f"{worker} ran {call(job)} from {queue!r} in {duration * 1000:.1f} ms -> {result!r}")
-
-    def on_failure(worker: str, queue: str, job: Any, error: BaseException, _d: float) -> None:
-        say(f"{worker} FAILED {call(job)}: {type(error).__name__}: {error} -> failed list")
-
-    def on_retry(worker: str, queue: str, job: Any, info: dict[str, Any]) -> None:
-        say(
-            f"{worker} {call(job)} raised {info['error']!s}; Retry re-schedules it in "
-            f"{info['delay'] / 1000:g} s ({info['remaining_attempts']} attempt(s) left)"
-        )
-
-    def on_transfer(timestamp: int, job: Any) -> None:
-        say(f"scheduler promoted {call(job)} to its queue: it was due")
-
-    app.on("worker.success", on_success)
-    app.on("worker.failure", on_failure)
-    app.on("worker.re_enqueue", on_retry)
-    app.on("scheduler.leader", lambda: say("scheduler 'demo' became the leader"))
-    app.on("scheduler.transferred_job", on_transfer)
 
 
 # -------------------------------------------------------------------- inspection
 
 
 async def cmd_info(args: argparse.Namespace) -> int:
-    settings = _settings(args, scheduler=False, max_workers=0, min_workers=0)
-    app = App(settings)
-    await app.open()
-    try:
-        details = await app.queue.details()
-        details["failed"] = await app.queue.failed_count()
-        details["workers_registered"] = await app.queue.workers()
-    finally:
-        await app.stop()
-    if args.json:
-        _print(json.dumps(details, indent=2, sort_keys=True, default=str))
-        return 0
-    _print(f"storage:  {settings.safe_url}  namespace {settings.namespace!r}")
-    _print(f"leader:   {details.get('leader') or '-'}")
-    _print("queues:" if details["queues"] else "queues:   (none)")
-    for name, info in sorted(details["queues"].items()):
-        _print(f"  {name:<30} {info['length']:>8} waiting")
-    registered = details["workers_registered"]
-    _print("workers:" if registered else "workers:  (none)")
-    for name, queues in sorted(registered.items()):
-        status = details["workers"].get(name, "idle")
-        doing = status if isinstance(status, str) else f"working on {status.get('queue', '?')}"
-        _print(f"  {name:<30} {queues:<20} {doing}")
-    _print("stats:" if details["stats"] else "stats:    (none)")
-    for key, value in sorted(details["stats"].items()):
-        if ":" not in key:
-            _print(f"  {key:<30} {value:>8}")
-    _print(f"failed:   {details['failed']}")
-    return 0
+    from taskcore.ops.commands import info_command
+
+    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    return await info_command(app, args.json, args.watch)
+
+
+async def cmd_health(args: argparse.Namespace) -> int:
+    from taskcore.ops.commands import health_command
+
+    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    return await health_command(app, args.json)
+
+
+async def cmd_metrics(args: argparse.Namespace) -> int:
+    from taskcore.ops.commands import metrics_command
+
+    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
+    return await metrics_command(app, args.host, args.port)
 
 
 async def cmd_failed(args: argparse.Namespace) -> int:
@@ -375,7 +336,12 @@ def _global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> Non
     parser.add_argument(
         "--namespace", default=default(None), help="resque namespace (default: resque)"
     )
-    parser.add_argument("-v", "--verbose", action="count", default=default(0), help="more logging")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=default(0), help="-v: INFO logs, -vv: DEBUG"
+    )
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default=default("text"), help="log lines format"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -408,6 +374,14 @@ def _parser() -> argparse.ArgumentParser:
             )
     info = command("info", cmd_info, "show queues, workers, stats, failures and the leader")
     info.add_argument("--json", action="store_true", help="print JSON")
+    info.add_argument(
+        "--watch", type=float, metavar="SECONDS", help="redraw every SECONDS until Ctrl-C"
+    )
+    health = command("health", cmd_health, "exit 0/1/2 for ok/warn/fail, with the reasons")
+    health.add_argument("--json", action="store_true", help="print JSON")
+    metrics = command("metrics", cmd_metrics, "serve Prometheus metrics over HTTP")
+    metrics.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    metrics.add_argument("--port", type=int, default=9464, help="port (default 9464)")
     failed = command("failed", cmd_failed, "list, retry or remove failed jobs")
     failed.add_argument("action", choices=("list", "retry", "remove"))
     failed.add_argument("index", nargs="*", type=int, help="failure indexes (from 'failed list')")
@@ -436,11 +410,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _cwd_importable()
     parser = _parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     handler: Handler = args.handler
     try:
-        return asyncio.run(handler(args))
+        with configure_logging(args.verbose, args.log_format):
+            return asyncio.run(handler(args))
     except UsageError as exc:
         print(f"taskcore: error: {exc}", file=sys.stderr)
         return 2

@@ -130,10 +130,10 @@ def test_bad_app_and_bad_config_are_errors(
 def test_demo_runs_and_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--seconds", "2.5"]) == 0
     out = capsys.readouterr().out
-    assert 'ran add({"a":1,"b":2})' in out
-    assert "Retry re-schedules it" in out
+    assert 'add({"a":1,"b":2}) on \'math\' succeeded' in out  # narrated by taskcore.ops.logs
+    assert "; retry in 1 s, 2 attempt(s) left" in out
     assert "refused to enqueue add with bad inputs" in out
-    assert "ran heartbeat" in out
+    assert "heartbeat({}) on 'default' succeeded" in out
     assert "summary" in out and "demo finished" in out
 
 

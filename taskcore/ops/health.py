@@ -104,7 +104,7 @@ class HealthReport:
         }
 
 
-def _report(checks: list[Check], now: float, rtt: float | None, **details: Any) -> HealthReport:
+def verdict(checks: list[Check], now: float, rtt: float | None, **details: Any) -> HealthReport:
     worst: Status = max((c.status for c in checks), key=lambda s: _RANK[s], default="ok")
     return HealthReport(worst, checks, now, rtt, details)
 
@@ -162,7 +162,7 @@ class HealthChecker:
             message = f"storage did not answer within {limit:g} s (health.timeout)"
         except (BackendError, OSError) as exc:
             message = f"storage unreachable: {clean(f'{type(exc).__name__}: {exc}')}"
-        return _report([Check("storage", "fail", message)], now, None)
+        return verdict([Check("storage", "fail", message)], now, None)
 
     async def _check(self, queue: Queue, now: float) -> HealthReport:
         backend = queue.backend
@@ -187,7 +187,7 @@ class HealthChecker:
         checks.append(self._failed(failed, last_failed))
         state = json.dumps({"failed": failed, "at": now, "heads": new_heads})
         await backend.set_lock(STATE_KEY, state, STATE_TTL)
-        return _report(checks, now, rtt, failed=failed)
+        return verdict(checks, now, rtt, failed=failed)
 
     async def _leader(self, queue: Queue) -> Check:
         leader = await queue.leader()

@@ -18,13 +18,15 @@ job outcome and lifecycle event), ``-vv`` DEBUG (polls, pings, each promoted job
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging", "verbosity_level"]
+__all__ = ["ElapsedFormatter", "JsonFormatter", "configure_logging", "verbosity_level"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 _RESERVED = frozenset({"ts", "level", "logger", "message", "traceback"})
@@ -56,26 +58,52 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=repr, ensure_ascii=False)
 
 
+class ElapsedFormatter(logging.Formatter):
+    """``[ 1.23s] message``: seconds since ``start`` (a :func:`time.monotonic` reading); the
+    demo's narration."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__()
+        self.start = start
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"[{time.monotonic() - self.start:5.2f}s] {record.getMessage()}"
+
+
+@contextlib.contextmanager
 def configure_logging(
     verbose: int = 0,
     fmt: str = "text",
     *,
     stream: TextIO | None = None,
-    text_format: str = TEXT_FORMAT,
-) -> logging.Handler:
-    """Send every log record at or above ``verbose``'s level to ``stream`` (stderr).
+    formatter: logging.Formatter | None = None,
+) -> Iterator[logging.Handler]:
+    """While the block runs, send every log record at or above ``verbose``'s level to
+    ``stream`` (stderr) in ``fmt`` (``"text"`` or ``"json"``; ``formatter`` overrides both).
 
-    Replaces the handlers of the root logger (so the user's task loggers are formatted the
-    same way) and returns the one installed. ``fmt`` is ``"text"`` or ``"json"``.
+    The handler goes on the root logger, so the user's task loggers are formatted the same way;
+    on exit it is removed and the root level restored (the CLI may run in-process, in tests).
+    Nested, the inner block's handler replaces the outer one until it exits.
     """
     if fmt not in ("text", "json"):
         raise ValueError(f"log format {fmt!r}: use 'text' or 'json'")
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    formatter = JsonFormatter() if fmt == "json" else logging.Formatter(text_format)
+    if formatter is None:
+        formatter = JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT)
     handler.setFormatter(formatter)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    level = root.level
+    # An enclosing configure_logging (the CLI's, around the demo's) steps aside meanwhile.
+    outer = [h for h in root.handlers if getattr(h, "_taskcore_cli", False)]
+    for old in outer:
         root.removeHandler(old)
+    handler._taskcore_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(verbosity_level(verbose))
-    return handler
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for old in outer:
+            root.addHandler(old)
+        root.setLevel(level)

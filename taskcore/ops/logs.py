@@ -80,6 +80,12 @@ def _emit(
     logger.log(level, message, exc_info=exc_info, extra={"taskcore": {"event": event, **fields}})
 
 
+def _class_of(job: Any) -> str:
+    """A job's class, or ``<malformed>`` for an undecodable payload (None, a raw string, or a
+    job with no class)."""
+    return job.class_name if isinstance(job, Job) and job.class_name else "<malformed>"
+
+
 def _error_text(exc: BaseException) -> str:
     return clean(f"{type(exc).__name__}: {exc}")
 
@@ -174,16 +180,17 @@ class WorkerLog:
 
     def _job_fields(self, worker: str, queue: str, job: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"worker": worker, "queue": queue}
-        fields["class"] = job.class_name if isinstance(job, Job) else "<malformed>"
+        fields["class"] = _class_of(job)
         if self.job_args and isinstance(job, Job):
             fields["args"] = job.args
         return fields
 
     def _describe(self, fields: dict[str, Any]) -> str:
-        text = f"{clean(fields['class'])} on {clean(fields['queue'])!r}"
+        """``cls on 'queue'``, or ``cls(arg, ...) on 'queue'`` with job args logged."""
+        call = clean(fields["class"])
         if "args" in fields:
-            text += f" args {clean(dumps(fields['args']))}"
-        return text
+            call += f"({clean(', '.join(dumps(a) for a in fields['args']))})"
+        return f"{call} on {clean(fields['queue'])!r}"
 
     def _settle(self, worker: str) -> None:
         """A job taken with no outcome event before this point was skipped."""
@@ -379,8 +386,8 @@ class SchedulerLog:
         self._line("leader", "became the leader")
 
     def _on_transferred_job(self, timestamp: int, job: Any) -> None:
-        queue = job.queue if isinstance(job, Job) else "<malformed>"
-        name = job.class_name if isinstance(job, Job) else "<malformed>"
+        queue = job.queue if isinstance(job, Job) and job.class_name else "<malformed>"
+        name = _class_of(job)
         self._promoted[queue] += 1
         if scheduler_log.isEnabledFor(logging.DEBUG):
             _emit(

@@ -71,7 +71,7 @@ class ProcessStats:
         self._series: set[tuple[str, str]] = set()
 
     def _key(self, queue: str, job: Any) -> tuple[str, str]:
-        name = job.class_name if isinstance(job, Job) else MALFORMED
+        name = job.class_name if isinstance(job, Job) and job.class_name else MALFORMED
         key = (str(queue), str(name))
         if key not in self._series:
             if len(self._series) >= MAX_SERIES:
