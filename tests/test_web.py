@@ -112,12 +112,20 @@ async def test_overview_shows_queues_delayed_workers_failed_and_leader(web: Web)
     assert facts["health"]["status"] == "ok", facts["health"]
 
 
-async def test_health_warns_without_a_leader_and_with_a_silent_worker(web: Web) -> None:
-    await web.queue.backend.register_worker(WorkerId("host:9", ("*",)), NOW - 600)
+async def test_health_warns_without_a_leader_and_with_a_stuck_worker(web: Web) -> None:
+    await web.queue.backend.register_worker(WorkerId("host:9", ("*",)), NOW - 7200)
     facts = (await web.client.get("/api/overview")).json()
     assert facts["health"]["status"] == "warn"
     reasons = " ".join(facts["health"]["reasons"])
-    assert "no scheduler leader" in reasons and "host:9" in reasons
+    assert "leader" in reasons and "host:9" in reasons
+    assert "health-warn" in await web.page("/")
+
+
+async def test_metrics_are_served_with_the_dashboard(web: Web) -> None:
+    await web.queue.enqueue("mail", "Send", [1])
+    response = await web.client.get("/metrics")
+    assert response.status_code == 200
+    assert 'taskcore_queue_length{queue="mail"} 1.0' in response.text
 
 
 async def test_queue_page_lists_its_jobs_a_page_at_a_time(web: Web) -> None:

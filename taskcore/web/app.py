@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Receive, Scope, Send
 
 from taskcore.app import App
 from taskcore.config import Settings
 from taskcore.errors import JobNotFound, MalformedPayload, TaskcoreError
+from taskcore.ops.health import HealthChecker, HealthReport
 from taskcore.queue import Queue
 from taskcore.web import reads
 from taskcore.web.security import LOOPBACK_HOSTS, Guard, csrf_refusal
@@ -52,19 +55,32 @@ NOTICES: Mapping[str, str] = {
 
 @dataclass
 class Dashboard:
-    """What the routes share: the Queue, the CSRF token and the display settings."""
+    """What the routes share: the Queue, the CSRF token, the health checker, display settings."""
 
     queue_or_none: Queue | None
     csrf: str
     refresh: float
     page_size: int
-    stale_after: float
+    settings: Settings
+    health_every: float = 10.0
+    _health: tuple[float, HealthReport] | None = None
 
     @property
     def queue(self) -> Queue:
         if self.queue_or_none is None:
             raise RuntimeError("the dashboard's storage is not open yet (lifespan not started)")
         return self.queue_or_none
+
+    async def health(self, request: Request) -> HealthReport:
+        """The ops health verdict. A page load checks now; a live refresh reuses a verdict up
+        to ``health_every`` seconds old (a check records state in storage, so refreshes every
+        few seconds must not run one each time)."""
+        now = time.monotonic()
+        refresh = request.headers.get("x-requested-with") == "taskcore-refresh"
+        if not refresh or self._health is None or now - self._health[0] >= self.health_every:
+            checker = HealthChecker(self.settings, clock=self.queue.clock)
+            self._health = (now, await checker.check(self.queue))
+        return self._health[1]
 
 
 def _clean_text(value: Any) -> Any:
@@ -126,14 +142,14 @@ def _render(request: Request, template: str, **context: Any) -> Response:
 async def page_overview(request: Request) -> Response:
     queue = _dashboard(request).queue
     facts = await reads.overview(queue)
-    verdict = await reads.health(queue, _dashboard(request).stale_after)
+    verdict = await _dashboard(request).health(request)
     return _render(request, "overview.html", facts=facts, health=verdict, page_name="overview")
 
 
 async def api_overview(request: Request) -> Response:
     queue = _dashboard(request).queue
     facts = await reads.overview(queue)
-    verdict = await reads.health(queue, _dashboard(request).stale_after)
+    verdict = await _dashboard(request).health(request)
     facts["queues"] = {reads.display(k, 200): v for k, v in facts["queues"].items()}
     facts["leader"] = None if facts["leader"] is None else reads.display(facts["leader"], 200)
     facts["health"] = {"status": verdict.status, "reasons": verdict.reasons}
@@ -340,6 +356,21 @@ def _routes() -> list[BaseRoute]:
     return pages
 
 
+def _metrics(board: Dashboard) -> list[BaseRoute]:
+    """``/metrics`` when prometheus_client (the ``metrics`` extra) is installed, else none."""
+    try:
+        from taskcore.ops.metrics import metrics_app
+    except ImportError:
+        return []
+    exporter = metrics_app(lambda: board.queue)
+
+    class Metrics:  # a class instance: Route serves it as a raw ASGI app at exactly /metrics
+        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+            await exporter(dict(scope), receive, send)
+
+    return [Route("/metrics", Metrics(), methods=["GET", "HEAD"])]
+
+
 def create_app(
     source: Queue | Settings | None = None,
     *,
@@ -348,7 +379,7 @@ def create_app(
     csrf_secret: str | None = None,
     refresh: float = 2.0,
     page_size: int = 50,
-    stale_after: float = 60.0,
+    settings: Settings | None = None,
     extra_routes: Iterable[BaseRoute] = (),
 ) -> Starlette:
     """The dashboard as an ASGI app.
@@ -360,16 +391,19 @@ def create_app(
     accepted in ``Host`` (``["*"]`` for any; the default allows loopback names only);
     ``csrf_secret`` fixes the CSRF token (default: random per process); ``refresh`` is the
     pages' live-refresh period in **seconds** (0: off); ``page_size`` rows per page;
-    ``stale_after`` the heartbeat age in **seconds** past which health warns.
+    ``settings`` the health thresholds when ``source`` is a Queue (default ``Settings()``).
+    ``/metrics`` serves the Prometheus exposition when the ``metrics`` extra is installed.
     """
     if page_size < 1:
         raise ValueError(f"page_size must be at least 1, got {page_size}")
+    if settings is None:
+        settings = source if isinstance(source, Settings) else Settings()
     board = Dashboard(
         source if isinstance(source, Queue) else None,
         csrf_secret or secrets.token_urlsafe(32),
         max(0.0, refresh),
         page_size,
-        stale_after,
+        settings,
     )
 
     @contextlib.asynccontextmanager
@@ -377,7 +411,6 @@ def create_app(
         if isinstance(source, Queue):
             yield
             return
-        settings = source if source is not None else Settings()
         values = {**settings.model_dump(), "scheduler": False, "min_workers": 0, "max_workers": 0}
         app = App(Settings(**values))
         await app.open()
@@ -389,7 +422,7 @@ def create_app(
             await app.stop()
 
     web = Starlette(
-        routes=[*extra_routes, *_routes()],
+        routes=[*extra_routes, *_metrics(board), *_routes()],
         lifespan=lifespan,
         exception_handlers={TaskcoreError: storage_error},
     )

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from taskcore import codec
 from taskcore.backend import CurrentJob, WorkerId
-from taskcore.errors import MalformedPayload, TaskcoreError
+from taskcore.errors import MalformedPayload
 from taskcore.queue import Queue
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "display",
     "failed_page",
     "find_failure",
-    "health",
     "overview",
     "queue_page",
     "workers",
@@ -284,51 +283,6 @@ def _replace(row: WorkerRow, **changes: Any) -> WorkerRow:
     values = {name: getattr(row, name) for name in WorkerRow.__slots__}
     values.update(changes)
     return WorkerRow(**values)
-
-
-@dataclass
-class Health:
-    """A verdict (``ok``/``warn``/``fail``) with the reasons behind it."""
-
-    status: str = "ok"
-    reasons: list[str] = field(default_factory=list)
-    round_trip: float | None = None
-
-    def add(self, status: str, reason: str) -> None:
-        order = ("ok", "warn", "fail")
-        if order.index(status) > order.index(self.status):
-            self.status = status
-        self.reasons.append(reason)
-
-
-async def health(queue: Queue, stale_after: float = 60.0) -> Health:
-    """Storage reachable (round trip in seconds), a scheduler leader, workers pinging within
-    ``stale_after`` seconds. Never raises for a storage error: it is the verdict."""
-    verdict = Health()
-    started = time.perf_counter()
-    try:
-        await queue.backend.ping()
-    except TaskcoreError as exc:
-        verdict.add("fail", f"storage unreachable: {display(str(exc), 200)}")
-        return verdict
-    verdict.round_trip = time.perf_counter() - started
-    verdict.add("ok", f"storage reachable ({verdict.round_trip * 1000:.1f} ms round trip)")
-    leader = await queue.leader()
-    if leader:
-        verdict.add("ok", f"scheduler leader: {display(leader, 200)}")
-    else:
-        verdict.add("warn", "no scheduler leader: delayed jobs are not promoted")
-    now = queue.clock.now()
-    pings = await queue.backend.worker_pings()
-    stale = [p.name for p in pings if now - p.time > stale_after]
-    if stale:
-        names = ", ".join(display(n, 100) for n in stale[:5])
-        verdict.add("warn", f"{len(stale)} worker(s) silent for over {stale_after:g} s: {names}")
-    elif not pings:
-        verdict.add("warn", "no worker is pinging")
-    else:
-        verdict.add("ok", f"{len(pings)} worker(s) pinging")
-    return verdict
 
 
 async def overview(queue: Queue) -> dict[str, Any]:
