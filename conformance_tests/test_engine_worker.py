@@ -4,6 +4,8 @@ wake-up latency and shutdown. Behaviour follows node-resque's Worker with its bu
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,8 +20,10 @@ from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
 from taskcore.errors import BackendUnavailable, ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition, Jobs
+from taskcore.perform import JobRunner
 from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
+from taskcore.scheduler import Scheduler
 from taskcore.worker import Worker
 
 
@@ -594,3 +598,200 @@ def test_a_job_timeout_must_be_positive_seconds() -> None:
     for bad in (0, -1, True, "5"):
         with pytest.raises(ConfigError, match="timeout"):
             JobDefinition(job, timeout=bad)  # type: ignore[arg-type]
+
+
+class Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("this exception cannot be printed")
+
+
+async def test_a_job_whose_error_cannot_be_printed_is_a_recorded_failure(
+    backend: Backend, jobs: Jobs
+) -> None:
+    # str(error) raising used to escape the runner and end the worker's loop for good
+    async def unprintable() -> None:
+        raise Unprintable
+
+    jobs.register("unprintable", unprintable)
+    queue = Queue(backend)
+    await queue.enqueue("math", "unprintable")
+    await queue.enqueue("math", "add", [1, 2])
+    log = await run_until_a_success(make_worker(backend, jobs))
+    (failure,) = await queue.failed()
+    assert (failure.job.class_name, failure.exception) == ("unprintable", "Unprintable")
+    assert "crash" not in log.names()
+
+
+def held_job_failures(failures: list[codec.Failure]) -> list[tuple[str, str, str | None]]:
+    return [(f.worker, f.job.class_name, f.exception) for f in failures]
+
+
+async def test_a_worker_whose_loop_dies_stops_pinging_says_why_and_still_ends_cleanly(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A bug (here: in the job runner) ends the loop while a job is held. The worker must not
+    # keep pinging as if alive: the scheduler's stuck-worker check then recovers the job.
+    async def broken(self: JobRunner, reservation: Any) -> Any:
+        raise RuntimeError("a bug in the runner")
+
+    monkeypatch.setattr(JobRunner, "process", broken)
+    caplog.set_level(logging.WARNING, logger="taskcore.worker")
+    clock = FakeClock()
+    queue = Queue(backend, clock=clock)
+    await queue.enqueue("math", "add", [1, 2])
+    worker = make_worker(backend, jobs, clock=clock, timeout=5.0)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        (error,) = await log.wait_for("crash")
+        assert isinstance(error, RuntimeError)
+        assert not worker.running
+        (logged,) = [r for r in caplog.records if r.name == "taskcore.worker"]
+        assert logged.levelno == logging.ERROR
+        assert "host:1" in logged.getMessage() and "a bug in the runner" in logged.getMessage()
+        assert clock.sleepers == 0, "the heartbeat still runs"
+        clock.advance(61)
+        scheduler = Scheduler(backend, name="sched", clock=clock, stuck_worker_timeout=60)
+        assert await scheduler.poll()
+        assert held_job_failures(await queue.failed()) == [
+            ("host:1", "add", "Worker Timeout (killed manually)")
+        ]
+    finally:
+        await asyncio.wait_for(worker.end(), WAIT)  # does not raise the loop's error
+    assert log.names()[-1] == "end"
+    assert await backend.list_workers() == []
+    assert await backend.worker_pings() == []
+
+
+async def test_a_worker_cleaned_while_alive_registers_again_at_its_next_heartbeat(
+    backend: Backend, jobs: Jobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="taskcore.worker")
+    clock = FakeClock()
+    queue = Queue(backend, clock=clock)
+    worker = make_worker(backend, jobs, clock=clock, timeout=5.0)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("pause")
+        # a scheduler judged it dead (a stalled link, a skewed clock) while it was running
+        assert await queue.force_clean_worker("host:1") == []
+        assert await queue.workers() == {}
+        await until_sleeping(clock)
+        clock.advance(5.0)
+        await log.wait_for("reregistered")
+        assert await queue.workers() == {"host:1": "math"}
+        assert await backend.worker_started(worker.worker_id) == int(clock.now())
+        assert [p.name for p in await backend.worker_pings()] == ["host:1"]
+        assert any(
+            r.levelno == logging.WARNING and "host:1" in r.getMessage() for r in caplog.records
+        )
+        await queue.enqueue("math", "add", [1, 2])
+        await log.wait_for("success")
+    finally:
+        await worker.end()
+
+
+async def test_a_job_reserved_after_the_worker_was_cleaned_is_recovered_when_it_dies(
+    backend: Backend,
+) -> None:
+    # Cleaned while alive, the worker reserves a job, then its process is killed: the next
+    # scheduler pass must find that job (it used to sit in a record no scheduler looked at).
+    clock = FakeClock()
+    queue = Queue(backend, clock=clock)
+
+    async def block() -> None:
+        await asyncio.Event().wait()
+
+    worker = make_worker(backend, Jobs({"block": block}), clock=clock, timeout=5.0)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("pause")
+        await queue.force_clean_worker("host:1")
+        await queue.enqueue("math", "block")
+        await log.wait_for("job")
+        await until_sleeping(clock)
+        clock.advance(5.0)  # its next heartbeat
+        await log.wait_for("ping", count=2)
+        assert await queue.workers() == {"host:1": "math"}
+        await kill(worker)
+        clock.advance(61)
+        scheduler = Scheduler(backend, name="sched", clock=clock, stuck_worker_timeout=60)
+        assert await scheduler.poll()
+        assert held_job_failures(await queue.failed()) == [
+            ("host:1", "block", "Worker Timeout (killed manually)")
+        ]
+        assert await queue.workers() == {}
+    finally:
+        await worker.end()
+
+
+async def kill(worker: Worker) -> None:
+    """Stop ``worker``'s tasks as ``kill -9`` stops its process: nothing is recorded or
+    unregistered."""
+    tasks = [t for t in (worker._loop_task, worker._ping_task) if t is not None]
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_an_outcome_whose_record_vanished_with_the_worker_is_recorded_not_dropped(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The call recording the outcome fails; meanwhile a scheduler cleaned the worker. Reading
+    # back finds no record and no registration: storage cannot tell whether the outcome was
+    # recorded, so it is recorded (again) rather than dropped.
+    queue = Queue(backend)
+    real = backend.complete_and_reserve
+    calls = 0
+
+    async def cleaned_then_lost(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            await queue.force_clean_worker("host:1")
+            raise BackendUnavailable("reply lost; is the network up?")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(backend, "complete_and_reserve", cleaned_then_lost)
+    await queue.enqueue("math", "add", [1, 2])
+    worker = make_worker(backend, jobs, timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("error")
+        await log.wait_for("pause")
+    finally:
+        await worker.end()
+    stats = await backend.stats()
+    assert stats.get("processed") == 1, "the job's success was dropped"
+    # the clean recorded the held job as failed too: a double count, never a lost outcome
+    assert held_job_failures(await queue.failed()) == [
+        ("host:1", "add", "Worker Timeout (killed manually)")
+    ]
+
+
+async def test_a_sync_job_can_notice_that_it_was_cancelled(backend: Backend) -> None:
+    from taskcore.perform import cancel_event, cancel_requested
+
+    noticed = threading.Event()
+
+    def cooperative() -> None:
+        assert not cancel_requested()
+        if cancel_event().wait(WAIT):  # sleeps, but wakes at once when cancelled
+            assert cancel_requested()
+            noticed.set()
+
+    await Queue(backend).enqueue("math", "cooperative")
+    worker = make_worker(backend, Jobs({"cooperative": cooperative}), shutdown_timeout=0.05)
+    log = EventLog(worker)
+    await worker.start()
+    await log.wait_for("job")
+    await asyncio.wait_for(worker.end(), WAIT)
+    assert await asyncio.to_thread(noticed.wait, WAIT), "the job's thread was not told"
+    (failure,) = await Queue(backend).failed()
+    assert failure.exception == "ShutdownDeadlineExceeded"
+    assert not cancel_requested()  # outside a job: never cancelled

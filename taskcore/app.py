@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from taskcore.config import Settings
-from taskcore.events import install_stop_signals, remove_stop_signals
+from taskcore.events import StopSignals
 from taskcore.ops.health import HealthChecker, HealthReport
 from taskcore.ops.logs import observe_app
 from taskcore.registry import connect
@@ -210,16 +210,35 @@ class App:
                 await backend.aclose()
 
     async def run_until_stopped(self, stop: asyncio.Event | None = None) -> None:
-        """Start, run until ``stop`` is set or SIGINT/SIGTERM arrives, then stop cleanly."""
+        """Start, run until ``stop`` is set or SIGINT/SIGTERM arrives, then stop cleanly.
+
+        A second SIGINT/SIGTERM shortens the stop: the running jobs are cancelled now and
+        recorded as failed (``ShutdownDeadlineExceeded``), the workers still unregister. The
+        handlers stay installed until the stop is complete, so no signal skips the recording.
+        """
         stop = stop if stop is not None else asyncio.Event()
-        installed = install_stop_signals(stop.set)
+        pools: list[MultiWorker] = []
+
+        def hurry() -> None:
+            stop.set()
+            for pool in pools:
+                pool.stop_now()
+
+        signals = StopSignals(stop.set, hurry, f"taskcore app {self.name or ''}".rstrip())
+        signals.install()
         try:
             await self.start()
+            if self.multi_worker is not None:
+                pools.append(self.multi_worker)
+                if signals.received > 1:
+                    self.multi_worker.stop_now()
             await stop.wait()
             log.info("stopping: waiting for running jobs to finish")
         finally:
-            remove_stop_signals(installed)
-            await self.stop()
+            try:
+                await self.stop()
+            finally:
+                signals.remove()
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -27,6 +27,7 @@ __all__ = [
     "AnyHandler",
     "EventEmitter",
     "Handler",
+    "StopSignals",
     "install_stop_signals",
     "remove_stop_signals",
     "sleep_or_stop",
@@ -167,3 +168,49 @@ def remove_stop_signals(installed: list[signal.Signals]) -> None:
     for sig in installed:
         loop.remove_signal_handler(sig)
     installed.clear()
+
+
+class StopSignals:
+    """SIGTERM/SIGINT for a graceful stop that a second signal shortens but never skips.
+
+    The first signal calls ``stop`` (finish the running jobs, record them, unregister). Every
+    later one calls ``hurry`` (cancel the running jobs now; they are still recorded, as
+    failures, and the worker still unregisters): the handlers stay installed until
+    :meth:`remove`, which the owner calls only once its stop is complete, so no signal can kill
+    the process half-way through recording. ``what`` names the owner in the log lines.
+    """
+
+    def __init__(self, stop: Callable[[], object], hurry: Callable[[], object], what: str) -> None:
+        self._stop = stop
+        self._hurry = hurry
+        self.what = what
+        self.received = 0
+        """How many stop signals arrived since :meth:`install`."""
+        self._installed: list[signal.Signals] = []
+
+    def install(self) -> None:
+        """Handle SIGTERM/SIGINT in the running loop (see :func:`install_stop_signals`)."""
+        if not self._installed:
+            self._installed = install_stop_signals(self._handle)
+
+    def remove(self) -> None:
+        """Give SIGTERM/SIGINT back their default behaviour. Idempotent."""
+        remove_stop_signals(self._installed)
+
+    def _handle(self) -> None:
+        self.received += 1
+        if self.received == 1:
+            logger.info(
+                "%s: stop signal received; finishing the running jobs (send it again to "
+                "cancel them now; they are still recorded as failed)",
+                self.what,
+            )
+            self._stop()
+        else:
+            logger.warning(
+                "%s: stop signal #%d received; cancelling the running jobs now and recording "
+                "them as failed before exiting",
+                self.what,
+                self.received,
+            )
+            self._hurry()

@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from taskcore.backend import Backend
-from taskcore.clock import Clock, SystemClock
+from taskcore.clock import Clock, StorageClock
 from taskcore.errors import ConfigError
 from taskcore.events import AnyHandler, EventEmitter
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
@@ -88,7 +88,7 @@ class MultiWorker(EventEmitter):
         self.timeout = timeout
         self.check_interval = check_interval
         self.max_event_loop_delay = max_event_loop_delay
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or StorageClock(backend)
         self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
         self.shutdown_timeout = shutdown_timeout
         self.workers: list[Worker] = []
@@ -120,6 +120,13 @@ class MultiWorker(EventEmitter):
             raise ConfigError(f"multi-worker {self.name!r} was already started; build a new one")
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name=f"taskcore-multiworker {self.name}")
+
+    def stop_now(self) -> None:
+        """Shorten a stop in progress: every child cancels its running job now (still recorded
+        as a failure) instead of at ``shutdown_timeout`` (see :meth:`Worker.stop_now`)."""
+        self._stop.set()
+        for child in [*self.workers, *self._ending]:
+            child.stop_now()
 
     async def end(self) -> None:
         """Stop checking, then end every child concurrently (each finishes its job first)."""
@@ -161,7 +168,14 @@ class MultiWorker(EventEmitter):
         return "x"
 
     async def check_workers(self) -> str:
-        """Take one sizing step (see the module table) and return its verb."""
+        """Take one sizing step (see the module table) and return its verb.
+
+        A child whose loop crashed (its ``crash`` event) is ended first (unregistered, its held
+        job recorded as failed) and no longer counts, so the sizing rules replace it.
+        """
+        for child in [w for w in self.workers if w.crash_error is not None]:
+            self.workers.remove(child)
+            self._end_child(child)
         verb = self._decide()
         if verb == "+":
             await self._start_child()

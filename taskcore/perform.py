@@ -14,23 +14,30 @@ Outcome rules:
   failure over (``failure_recorded = False``, Retry): counted as failed, nothing listed;
 * otherwise a success.
 
-Sync perform functions run in a thread (``asyncio.to_thread``) so they do not block the loop; an
-awaitable they return is awaited.
+Nothing a payload, the decoder, a hook or the job raises escapes :meth:`JobRunner.process`: any
+``Exception`` becomes a recorded failure, the payload embedded losslessly.
+
+Sync perform functions run in a daemon thread of their own (:func:`run_in_thread`), so they do not
+block the loop and a process can exit at its shutdown deadline instead of waiting for them. An
+awaitable they return is awaited. Python cannot interrupt a thread: a sync job that must stop when
+cancelled (its timeout, the shutdown deadline) checks :func:`cancel_requested` or waits on
+:func:`cancel_event` instead of sleeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
-import json
+import threading
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from taskcore import codec
 from taskcore.backend import Outcome, Reservation
-from taskcore.errors import JobTimeout, MalformedPayload, UnknownJob
+from taskcore.errors import JobTimeout, UnknownJob
 from taskcore.jobs import PerformFn
 from taskcore.plugins.base import HookContext, run_hooks
 
@@ -38,7 +45,16 @@ if TYPE_CHECKING:
     from taskcore.clock import Clock
     from taskcore.worker import Worker
 
-__all__ = ["JobRunner", "ShutdownDeadlineExceeded", "run_perform", "run_with_timeout"]
+__all__ = [
+    "JobRunner",
+    "ShutdownDeadlineExceeded",
+    "cancel_event",
+    "cancel_requested",
+    "describe_error",
+    "run_in_thread",
+    "run_perform",
+    "run_with_timeout",
+]
 
 
 class ShutdownDeadlineExceeded(Exception):
@@ -55,18 +71,82 @@ def _is_async(fn: PerformFn) -> bool:
 
 
 def _backtrace(exc: BaseException) -> list[str]:
-    return "".join(traceback.format_exception(exc)).splitlines()
-
-
-def _embeddable(payload: str) -> str:
-    """``payload`` if it is a JSON object (embedded raw), else a JSON object quoting it."""
     try:
-        parsed = json.loads(payload)
-    except ValueError:
-        parsed = None
-    if isinstance(parsed, dict):
-        return payload
-    return codec.dumps({"malformed_payload": payload})
+        return "".join(traceback.format_exception(exc)).splitlines()
+    except Exception:  # a hostile exception can break even the traceback module
+        return [describe_error(exc)]
+
+
+def describe_error(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in naming its type when ``str()`` itself raises."""
+    try:
+        return str(exc)
+    except Exception as broken:
+        return f"<{type(exc).__name__} whose str() raised {type(broken).__name__}>"
+
+
+_CANCEL: contextvars.ContextVar[threading.Event | None] = contextvars.ContextVar(
+    "taskcore_cancel", default=None
+)
+
+
+def cancel_event() -> threading.Event:
+    """The event set when the sync job running in this thread is cancelled.
+
+    A sync job cancelled at its ``timeout`` or at the worker's shutdown deadline has already
+    been recorded as failed; Python cannot stop its thread, so the job should stop on its own.
+    Wait on this event where it would sleep (``cancel_event().wait(5)`` sleeps 5 s but returns
+    True at once on cancellation) and return when it is set. Outside a sync job it is an event
+    that is never set.
+    """
+    event = _CANCEL.get()
+    return event if event is not None else threading.Event()
+
+
+def cancel_requested() -> bool:
+    """True once the sync job running in this thread was cancelled (see :func:`cancel_event`);
+    always False outside a sync job."""
+    event = _CANCEL.get()
+    return event is not None and event.is_set()
+
+
+async def run_in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a new daemon thread; returns (or raises) what it returns (or raises).
+
+    Unlike :func:`asyncio.to_thread`, nothing joins the thread: a process can exit while it
+    still runs (a job past its deadline, already recorded). Cancelling the caller sets the
+    thread's :func:`cancel_event` and returns at once; the thread's late result is dropped. The
+    caller's context variables are visible in the thread, as with ``to_thread``.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    cancel = threading.Event()
+    context = contextvars.copy_context()
+    context.run(_CANCEL.set, cancel)
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return  # cancelled meanwhile: nobody waits for this result any more
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def target() -> None:
+        try:
+            outcome = (True, context.run(fn, *args))
+        except BaseException as exc:
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the process is ending
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    name = getattr(fn, "__qualname__", None) or type(fn).__name__
+    threading.Thread(target=target, name=f"taskcore-job {name}", daemon=True).start()
+    try:
+        return await future
+    except asyncio.CancelledError:
+        cancel.set()
+        raise
 
 
 AFTER_CANCEL_TIMEOUT = 5.0
@@ -74,11 +154,11 @@ AFTER_CANCEL_TIMEOUT = 5.0
 
 
 async def run_perform(fn: PerformFn, args: list[Any]) -> Any:
-    """Call ``fn(*args)``: awaited when async, in a worker thread when sync; returns its result
-    (an awaitable returned by a sync function is awaited too)."""
+    """Call ``fn(*args)``: awaited when async, in a daemon thread (:func:`run_in_thread`) when
+    sync; returns its result (an awaitable returned by a sync function is awaited too)."""
     if _is_async(fn):
         return await fn(*args)
-    result = await asyncio.to_thread(fn, *args)
+    result = await run_in_thread(fn, *args)
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -119,51 +199,66 @@ class JobRunner:
         self.working = False
         self.job: codec.Job | None = None
         self._task: asyncio.Future[bool] | None = None
+        self._cancel_reason: str | None = None
 
-    def cancel(self) -> bool:
-        """Cancel the running job (a shutdown deadline); False when no job is running.
+    def cancel(self, reason: str | None = None) -> bool:
+        """Cancel the running job (a shutdown deadline, or a second stop signal); False when no
+        job is running.
 
-        The job's outcome becomes a :class:`ShutdownDeadlineExceeded` failure.
+        The job's outcome becomes a :class:`ShutdownDeadlineExceeded` failure whose message is
+        ``reason`` (by default: the ``shutdown_timeout`` passed).
         """
         if self._task is None or self._task.done():
             return False
+        self._cancel_reason = reason
         self._task.cancel()
         return True
 
     async def process(self, reservation: Reservation) -> Outcome:
-        """Run one reserved job and return the outcome to record (never raises)."""
-        worker = self.worker
+        """Run one reserved job and return the outcome to record.
+
+        Never raises an ``Exception``: whatever the payload, the decoder, a hook or the job
+        raises becomes a failure record (with the payload embedded losslessly). Only the
+        cancellation of the caller itself propagates.
+        """
         loop = asyncio.get_running_loop()
         started = loop.time()
-        queue = reservation.queue
         self.working = True
         try:
-            try:
-                job = codec.decode_job(reservation.payload, queue)
-            except MalformedPayload as exc:
-                return self._failed(reservation, None, exc, loop.time() - started)
-            self.job = job
-            definition = worker.jobs.get(job.class_name)
-            if definition is None:
-                error = UnknownJob(f'No job defined for class "{job.class_name}"')
-                return self._failed(reservation, job, error, loop.time() - started)
-            worker.emit("job", queue, job)
-            context = HookContext(
-                job.class_name, queue, job.args, definition, worker.queue, worker=worker
-            )
-            if not await self._perform(context):
-                return Outcome.skipped()
-            duration = loop.time() - started
-            if context.error is None:
-                worker.emit("success", queue, job, context.result, duration)
-                return Outcome.success()
-            if not context.failure_recorded:
-                # A plugin (Retry) took the failure over: counted as failed, not listed.
-                return Outcome.failure(None)
-            return self._failed(reservation, job, context.error, duration)
+            return await self._process(reservation, started)
+        except Exception as exc:
+            return self._failed(reservation, self.job, exc, loop.time() - started)
         finally:
             self.working = False
             self.job = None
+
+    async def _process(self, reservation: Reservation, started: float) -> Outcome:
+        worker = self.worker
+        loop = asyncio.get_running_loop()
+        queue = reservation.queue
+        try:
+            job = codec.decode_job(reservation.payload, queue)
+        except Exception as exc:  # MalformedPayload, or whatever a hostile payload provokes
+            return self._failed(reservation, None, exc, loop.time() - started)
+        self.job = job
+        definition = worker.jobs.get(job.class_name)
+        if definition is None:
+            error = UnknownJob(f'No job defined for class "{job.class_name}"')
+            return self._failed(reservation, job, error, loop.time() - started)
+        worker.emit("job", queue, job)
+        context = HookContext(
+            job.class_name, queue, job.args, definition, worker.queue, worker=worker
+        )
+        if not await self._perform(context):
+            return Outcome.skipped()
+        duration = loop.time() - started
+        if context.error is None:
+            worker.emit("success", queue, job, context.result, duration)
+            return Outcome.success()
+        if not context.failure_recorded:
+            # A plugin (Retry) took the failure over: counted as failed, not listed.
+            return Outcome.failure(None)
+        return self._failed(reservation, job, context.error, duration)
 
     async def _perform(self, context: HookContext) -> bool:
         """Hooks and perform; False when a before_perform hook stopped the job.
@@ -184,9 +279,11 @@ class JobRunner:
             if not task.cancelled() or (current is not None and current.cancelling()):
                 raise
             context.error = ShutdownDeadlineExceeded(
-                f"job cancelled: still running {self.worker.shutdown_timeout} s after the worker "
-                "was asked to stop; retry it from the failed list"
+                self._cancel_reason
+                or f"job cancelled: still running {self.worker.shutdown_timeout} s after the "
+                "worker was asked to stop; retry it from the failed list"
             )
+            self._cancel_reason = None
             cancelled = True
         except Exception as exc:
             context.error = exc
@@ -226,9 +323,9 @@ class JobRunner:
         record = codec.encode_failure(
             worker=worker.name,
             queue=reservation.queue,
-            payload=_embeddable(reservation.payload),
+            payload=codec.embed_payload(reservation.payload),
             exception=type(error).__name__,
-            error=str(error),
+            error=describe_error(error),
             backtrace=_backtrace(error),
             failed_at=codec.js_date(worker.clock.now()),
         )

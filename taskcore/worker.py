@@ -19,15 +19,28 @@ Loop contract:
   recorded. Storage errors are emitted as ``error`` and retried with back-off; before the retry
   the worker reads its current-job record back, since a call whose reply was lost may have been
   applied (a blind retry would overwrite the record of a job reserved for it). The outcome is
-  kept and recorded when storage is back. An unknown class or a malformed payload is a recorded
-  failure, never a crash. On shutdown the current job finishes; past ``shutdown_timeout`` it is
-  cancelled and recorded as a failure.
+  kept and recorded when storage is back. An unknown class, a malformed payload or anything a
+  hook or job raises is a recorded failure, never a crash. On shutdown the current job
+  finishes; past ``shutdown_timeout`` (or at a second stop signal) it is cancelled and recorded
+  as a failure.
+* **Never dead while looking alive.** Should the loop still end by an exception (a bug), the
+  heartbeat stops at once, so a scheduler's stuck-worker check recovers the held job; the
+  reason is logged at ERROR on ``taskcore.worker`` and emitted as ``crash``; :meth:`end` still
+  cleans up and does not raise.
+* **Registered while alive.** A scheduler may clean a live worker (a stalled link, a skewed
+  clock). The heartbeat notices the missing registration and registers again (``reregistered``,
+  logged at WARNING); storage also re-registers a worker on each reserve attempt.
 
 Events (``worker.on(name, handler)``), durations in seconds: ``start(now)``, ``end(now)``,
 ``poll(queues)`` (the comma-joined queues of one reserve attempt), ``job(queue, job)``,
 ``success(queue, job, result, duration)``, ``failure(queue, job, error, duration)`` (``job`` is
-None for a malformed payload), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)`` and
-``re_enqueue(queue, job, info)`` (emitted by the Retry plugin).
+None for a malformed payload), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)``,
+``reregistered(now)``, ``crash(error)`` and ``re_enqueue(queue, job, info)`` (emitted by the
+Retry plugin).
+
+Time: without a ``clock`` the worker uses a :class:`~taskcore.clock.StorageClock`, measured at
+:meth:`Worker.start` and refreshed on heartbeats, so its pings are dated on the storage
+server's clock. An injected clock (a FakeClock in tests) is used as given.
 
 This module is the loop and the storage side; running one reserved job (decode, hooks, perform,
 the outcome to record) is :class:`taskcore.perform.JobRunner`, which the worker composes.
@@ -37,22 +50,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
-import signal
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from taskcore import codec
 from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
-from taskcore.clock import Clock, SystemClock
+from taskcore.clock import Clock, StorageClock
 from taskcore.errors import ConfigError
-from taskcore.events import EventEmitter, install_stop_signals, remove_stop_signals, sleep_or_stop
+from taskcore.events import EventEmitter, StopSignals, sleep_or_stop
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
-from taskcore.perform import JobRunner, ShutdownDeadlineExceeded
+from taskcore.perform import JobRunner, ShutdownDeadlineExceeded, describe_error
 from taskcore.queue import Queue
 
 __all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
+
+logger = logging.getLogger("taskcore.worker")
 
 _MAX_BACKOFF = 5.0  # seconds between retries of a failing storage call, at most
 _FINISH_ATTEMPTS = 3  # tries to record the last outcome while shutting down
@@ -97,7 +112,7 @@ class Worker(EventEmitter):
     ``shutdown_timeout`` (seconds, None = wait forever) bounds how long :meth:`end` waits for the
     current job. ``queue`` is the :class:`~taskcore.queue.Queue` plugins use (built on the same
     backend and jobs when not given). With ``install_signal_handlers`` SIGTERM/SIGINT end the
-    worker gracefully.
+    worker gracefully, and a second one shortens the stop (:meth:`stop_now`).
     """
 
     def __init__(
@@ -118,7 +133,7 @@ class Worker(EventEmitter):
             raise ConfigError(f"timeout={timeout!r}: the poll/ping interval must be > 0 seconds")
         self.backend = backend
         self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or StorageClock(backend)
         self.name = name or default_name()
         self._queues = _parse_queues(queues)
         self.worker_id = WorkerId(self.name, self._queues or ("*",))
@@ -133,7 +148,11 @@ class Worker(EventEmitter):
         self._ping_task: asyncio.Task[None] | None = None
         self._runner = JobRunner(self)
         self._ending: asyncio.Future[None] | None = None
-        self._signals: list[signal.Signals] = []
+        self._hurry = asyncio.Event()
+        self._signals = StopSignals(self._on_signal, self.stop_now, f"worker {self.name}")
+        self._reregistered = False  # the heartbeat registered us again since the last step
+        self.crash_error: Exception | None = None
+        """The exception that ended the loop (see ``crash``), None while it has not."""
 
     @property
     def wildcard(self) -> bool:
@@ -161,6 +180,9 @@ class Worker(EventEmitter):
         """Register the worker (with a first ping) and run the loop and heartbeat in tasks."""
         if self._loop_task is not None:
             raise ConfigError(f"worker {self.name!r} was already started; build a new Worker")
+        if isinstance(self.clock, StorageClock):
+            with contextlib.suppress(Exception):  # unreachable storage fails register below
+                await self.clock.sync()
         now = self.clock.now()
         await self.backend.register_worker(self.worker_id, now)
         try:
@@ -172,7 +194,7 @@ class Worker(EventEmitter):
             raise
         self.emit("start", now)
         self.emit("ping", codec.js_round(now))
-        self._loop_task = asyncio.create_task(self._run(), name=f"taskcore-worker {self.name}")
+        self._loop_task = asyncio.create_task(self._main(), name=f"taskcore-worker {self.name}")
         self._ping_task = asyncio.create_task(self._heartbeat(), name=f"taskcore-ping {self.name}")
         if self.install_signal_handlers:
             self._install_signal_handlers()
@@ -181,13 +203,26 @@ class Worker(EventEmitter):
         """Ask the loop to stop after the current job (safe from signal handlers)."""
         self._stop.set()
 
+    def stop_now(self) -> None:
+        """Shorten the stop: cancel the running job now instead of at ``shutdown_timeout``.
+
+        The job is still recorded (a :class:`ShutdownDeadlineExceeded` failure, after its
+        after_perform hooks ran) and the worker still unregistered: this starts :meth:`end` if
+        it is not running yet and never skips any of it. A second SIGTERM/SIGINT calls it.
+        """
+        self._stop.set()
+        self._hurry.set()
+        if self._ending is None and self._loop_task is not None:
+            self._ending = asyncio.ensure_future(self._end())
+
     async def end(self) -> None:
         """Stop gracefully and unregister; idempotent, concurrent calls share one shutdown.
 
         The current job finishes and its outcome is recorded. If it is still running after
-        ``shutdown_timeout`` seconds it is cancelled and recorded as a
-        :class:`ShutdownDeadlineExceeded` failure. Then every trace of the worker is removed
-        (any job still in its current-job record goes to the failed list).
+        ``shutdown_timeout`` seconds (or when :meth:`stop_now` is called) it is cancelled and
+        recorded as a :class:`ShutdownDeadlineExceeded` failure. Then every trace of the worker
+        is removed (any job still in its current-job record goes to the failed list). Never
+        raises for the loop's or storage's errors: they were emitted (``crash``, ``error``).
         """
         if self._ending is None:
             self._ending = asyncio.ensure_future(self._end())
@@ -201,30 +236,56 @@ class Worker(EventEmitter):
 
     async def _end(self) -> None:
         self.request_stop()
-        if self._loop_task is not None:
-            done, _ = await asyncio.wait({self._loop_task}, timeout=self.shutdown_timeout)
-            if not done:
-                self._cancel_current_job()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
-        self._closed.set()
-        if self._ping_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ping_task
-        if self._wake is not None:
-            await self._wake.aclose()
-        self._remove_signal_handlers()
-        if self._loop_task is not None:
-            try:
-                await self.backend.clean_worker(self.name, self._orphan_failure)
-            except Exception as exc:
-                self.emit("error", exc, None, None)
+        try:
+            if self._loop_task is not None:
+                await self._stop_loop(self._loop_task)
+            self._closed.set()
+            if self._ping_task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._ping_task
+            if self._wake is not None:
+                try:
+                    await self._wake.aclose()
+                except Exception as exc:
+                    self.emit("error", exc, None, None)
+            if self._loop_task is not None:
+                try:
+                    await self.backend.clean_worker(self.name, self._orphan_failure)
+                except Exception as exc:
+                    self.emit("error", exc, None, None)
+        finally:
+            # Only now: a signal during the stop must shorten it, never kill the process.
+            self._signals.remove()
         self.emit("end", self.clock.now())
 
-    def _cancel_current_job(self) -> None:
-        if not self._runner.cancel() and self._loop_task is not None:
+    async def _stop_loop(self, loop_task: asyncio.Task[None]) -> None:
+        """Wait for the loop to finish its job, at most ``shutdown_timeout`` s or until
+        :meth:`stop_now`; then cancel the job (it is still recorded) and wait for the loop."""
+        hurry = asyncio.ensure_future(self._hurry.wait())
+        try:
+            await asyncio.wait(
+                {loop_task, hurry},
+                timeout=self.shutdown_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            hurry.cancel()
+        if not loop_task.done():
+            if self._hurry.is_set():
+                reason = (
+                    "job cancelled: the worker was told to stop at once (a second stop "
+                    "signal); retry it from the failed list"
+                )
+            else:
+                reason = None  # the runner's default: the shutdown deadline passed
+            self._cancel_current_job(reason)
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+
+    def _cancel_current_job(self, reason: str | None) -> None:
+        if not self._runner.cancel(reason) and self._loop_task is not None:
             # Stuck in a storage call: the job (if any) is safe in the current-job record and
-            # clean_worker below moves it to the failed list.
+            # clean_worker moves it to the failed list.
             self._loop_task.cancel()
 
     def _orphan_failure(self, current: CurrentJob) -> str:
@@ -239,15 +300,12 @@ class Worker(EventEmitter):
         )
 
     def _install_signal_handlers(self) -> None:
-        self._signals = install_stop_signals(self._on_signal)
+        self._signals.install()
 
     def _on_signal(self) -> None:
         self.request_stop()
         if self._ending is None:
             self._ending = asyncio.ensure_future(self._end())
-
-    def _remove_signal_handlers(self) -> None:
-        remove_stop_signals(self._signals)
 
     # ------------------------------------------------------------------ the loop
 
@@ -255,6 +313,31 @@ class Worker(EventEmitter):
         if self._queues is not None:
             return list(self._queues)
         return await self.backend.list_queues()
+
+    async def _main(self) -> None:
+        """The loop, guarded: an exception ending it is a crash, reported and contained."""
+        try:
+            await self._run()
+        except Exception as exc:
+            await self._crashed(exc)
+
+    async def _crashed(self, exc: Exception) -> None:
+        """Stop pinging at once (so a scheduler recovers the held job), say why, stop."""
+        self.crash_error = exc
+        self._stop.set()
+        if self._ping_task is not None:
+            self._ping_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ping_task
+        logger.error(
+            "worker %s stopped working: its loop failed with %s: %s. It no longer pings, so a "
+            "scheduler's stuck-worker check recovers the job it held; end() unregisters it",
+            self.name,
+            type(exc).__name__,
+            describe_error(exc),
+            exc_info=exc,
+        )
+        self.emit("crash", exc)
 
     async def _run(self) -> None:
         pending: Outcome | None = None  # the outcome of the job in ``held``, not yet recorded
@@ -281,6 +364,7 @@ class Worker(EventEmitter):
                     self._wake.arm()
                     self.emit("poll", ",".join(queues))
                     now = self.clock.now()
+                    self._reregistered = False
                     reservation = await self._step(pending, queues, now)
                     pending = None
                     held = None if reservation is None else _held(reservation, now)
@@ -319,14 +403,32 @@ class Worker(EventEmitter):
 
         A call can fail after the server applied it (a reply lost to a timeout or a dropped
         connection). Retrying blindly would then overwrite the current-job record of a job the
-        server reserved for us, losing it. So: a record that is still the job we hold means the
-        outcome was not recorded (keep it); any other record is a job reserved for us (run it);
-        no record means the outcome was recorded and nothing reserved.
+        server reserved for us, losing it. An outcome is dropped only when storage confirms it
+        was recorded:
+
+        * the record is still the job we hold: the outcome was not recorded (keep it);
+        * any other record: a job reserved for us, so the outcome was recorded (run the job);
+        * no record, the worker still registered: our call was applied (carry on);
+        * no record and the worker NOT registered (or registered again by the heartbeat since
+          the call): a scheduler cleaned us (judged dead) and moved the held job to the failed
+          list; whether our outcome was recorded first cannot be told, so it is recorded
+          (again). A possible double count beats a lost outcome.
+
         Returns ``(pending, job to run, held)``.
         """
         current = await self.backend.current_job(self.worker_id)
         if current is None:
-            return None, None, None
+            if pending is None or (
+                not self._reregistered
+                and await self.backend.worker_started(self.worker_id) is not None
+            ):
+                return None, None, None
+            logger.warning(
+                "worker %s was cleaned by a scheduler while a call recording its last outcome "
+                "failed; recording the outcome again (it may be counted twice, never lost)",
+                self.name,
+            )
+            return pending, None, None
         record = _Held(current.queue, current.payload, current.run_at)
         if pending is not None and record == held:
             return pending, None, held
@@ -368,10 +470,22 @@ class Worker(EventEmitter):
             await asyncio.wait_for(self._stop.wait(), seconds)
 
     async def _heartbeat(self) -> None:
+        """Every ``timeout`` s: ping, and register again if a scheduler cleaned us meanwhile."""
         while not await sleep_or_stop(self.clock, self.timeout, self._closed):
+            if isinstance(self.clock, StorageClock):
+                await self.clock.refresh()
             now = self.clock.now()
             try:
                 await self.backend.ping_worker(self.worker_id, now)
+                if await self.backend.worker_started(self.worker_id) is None:
+                    await self.backend.register_worker(self.worker_id, now)
+                    self._reregistered = True
+                    logger.warning(
+                        "worker %s was cleaned by a scheduler while alive (a stalled link or a "
+                        "skewed clock?); registered it again",
+                        self.name,
+                    )
+                    self.emit("reregistered", now)
             except Exception as exc:
                 self.emit("error", exc, None, None)
                 continue
