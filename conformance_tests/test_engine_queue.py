@@ -182,8 +182,8 @@ class QueueContract(QueueFixtures):
         clock.advance(100)
         await queue.enqueue_in(0, "math", "add", [3])
         assert await queue.scheduled_at("math", "add", [3]) == [int(START) + 100]
-        with pytest.raises(DuplicateJobError):
-            await queue.enqueue_in(5_000 - 100_000, "math", "add", [1])
+        with pytest.raises(DuplicateJobError):  # a negative delay is refused: same second by time
+            await queue.enqueue_at((int(START) + 5) * 1000, "math", "add", [1])
 
     async def test_delayed_enqueues_run_no_hooks(self, backend: Backend) -> None:
         queue = Queue(backend, gated_jobs(allow=False), clock=FakeClock(START))

@@ -51,7 +51,7 @@ def check_url(url: object) -> str:
         )
     scheme, sep, _ = url.partition("://")
     if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
-        raise ConfigError(f"the storage URL needs a scheme, {_EXAMPLES}")
+        raise ConfigError(f"the storage URL has no scheme; start it with one, {_EXAMPLES}")
     scheme = scheme.lower()
     if scheme in _REDIS:
         _check_redis(url, scheme)

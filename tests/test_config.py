@@ -238,8 +238,8 @@ def test_precedence_is_flags_then_environment_then_file_then_code(
         (" redis://:hunter2@cache:6379/0", "leading or trailing whitespace"),
         ("redis://:hunter2@cache:6379/0\n", "leading or trailing whitespace"),
         ("redis://:hunter 2@cache:6379/0", "space or control character"),
-        ("cache:6379", "needs a scheme"),
-        ("//cache:6379", "needs a scheme"),
+        ("cache:6379", "has no scheme"),
+        ("//cache:6379", "has no scheme"),
     ],
 )
 def test_a_bad_storage_url_is_one_line_naming_the_part(url: str, part: str) -> None:

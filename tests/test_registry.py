@@ -48,8 +48,8 @@ def test_driver_not_found_is_a_config_error() -> None:
 
 
 def test_url_without_scheme_is_a_config_error() -> None:
-    for url in ("127.0.0.1:6379", ""):
-        with pytest.raises(ConfigError, match="no scheme") as info:
+    for url, problem in (("127.0.0.1:6379", "has no scheme"), ("", "is empty")):
+        with pytest.raises(ConfigError, match=problem) as info:
             connect(url)
         assert not isinstance(info.value, DriverNotFound)
 
