@@ -40,6 +40,7 @@ Ruby's ``JSON.parse`` (resque, Sidekiq) refuses deeper documents by default (``m
 100); a fixed limit also keeps reading and re-writing far from Python's recursion limit."""
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SPLIT_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
 _QUOTE_LEN = 120
 
 
@@ -156,7 +157,7 @@ class _Writer:
     def write(self, value: Any, path: _Path | str, depth: int) -> None:
         parts = self.parts
         if isinstance(value, str):
-            parts.append(_string(value))
+            parts.append(self._string(value, path))
         elif value is None:
             parts.append("null")
         elif value is True:
@@ -190,6 +191,14 @@ class _Writer:
                 "float, bool, None, list or dict"
             )
 
+    def _string(self, value: str, path: _Path | str) -> str:
+        if self.strict and _SPLIT_PAIR.search(value) is not None:
+            raise InvalidArgument(
+                f"{path}: a surrogate pair held as two code points would read back as one "
+                "character; pass the character itself (or fix the text's decoding)"
+            )
+        return _string(value)
+
     def _array(self, value: list[Any] | tuple[Any, ...], path: _Path | str, depth: int) -> None:
         self.parts.append("[")
         for i, item in enumerate(value):
@@ -206,7 +215,7 @@ class _Writer:
         for i, (key, item) in enumerate(zip(keys, value.values(), strict=True)):
             if i:
                 self.parts.append(",")
-            self.parts.append(_string(key))
+            self.parts.append(self._string(key, _Path(path, key)))
             self.parts.append(":")
             self.write(item, _Path(path, key), depth + 1)
         self.parts.append("}")

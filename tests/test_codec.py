@@ -117,6 +117,8 @@ class TestEncodeJobRefuses:
             ([b"raw"], "args[0]: a bytes value cannot be written as JSON"),
             ([{"s": {1, 2}}], 'args[0]["s"]: a set value cannot be written as JSON'),
             ([object()], "args[0]: a object value cannot be written as JSON"),
+            (["\ud800\udcff"], "args[0]: a surrogate pair held as two code points"),
+            ([{"k\udbff\udc00": 1}], 'args[0]["k\\udbff\\udc00"]: a surrogate pair'),
         ],
     )
     def test_args_json_cannot_carry_are_refused_naming_the_path(
@@ -145,6 +147,10 @@ class TestEncodeJobRefuses:
             encode_job("a", "q", [nested(99)])
         with pytest.raises(InvalidArgument, match="nested deeper than 100 levels"):
             encode_job("a", "q", [nested(5000)])
+
+    def test_lone_surrogates_in_args_round_trip_through_json(self) -> None:
+        args = ["name\udcff.txt", "\ud800x", {"\udc80": 1}]
+        assert decode_job(encode_job("a", "q", args)).args == args
 
     def test_ints_stay_exact_and_tuples_are_lists(self) -> None:
         assert encode_job("a", "q", (2**64, True, None)) == (

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from taskcore.codec import dumps
+from taskcore.codec import dumps, embed_payload, encode_job
 from taskcore.wire_json import js_number
 
 _NODE_PRINT = r"""
@@ -123,3 +123,52 @@ def test_dumps_prints_floats_as_javascript_and_ints_exactly() -> None:
     assert dumps([1e-5, float(2**64), 2**64, 1.0, -0.0]) == (
         "[0.00001,18446744073709552000,18446744073709551616,1,0]"
     )
+
+
+_NODE_RESTRINGIFY = r"""
+const lines = require("fs").readFileSync(0, "utf8").split("\n");
+process.stdout.write(lines.map((l) => JSON.stringify(JSON.parse(l))).join("\n"));
+"""
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> object:
+    kind = rng.randrange(8 if depth < 4 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return rng.randint(-(2**53), 2**53)  # beyond, node reads ints as doubles
+    if kind == 2:
+        (x,) = struct.unpack("<d", rng.getrandbits(64).to_bytes(8, "little"))
+        return x if x == x and abs(x) != float("inf") else 0.5
+    if kind in (3, 4):
+        alphabet = 'aZ09 "\\/\b\f\n\r\t\x00\x01\x1f\x7féü✓日本\u2028\u2029🎉\udc80\udcff'
+        return "".join(rng.choice(alphabet) for _ in range(rng.randrange(12)))
+    if kind == 5:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {
+        "".join(rng.choice('ab\u00e9"\\\n\udcff') for _ in range(rng.randrange(4))): (
+            _random_value(rng, depth + 1)
+        )
+        for _ in range(rng.randrange(4))
+    }
+
+
+def test_jobs_are_the_bytes_node_json_stringify_writes() -> None:
+    """Strings (escapes, control characters, U+2028, lone surrogates), floats, ints and nesting:
+    node's ``JSON.stringify(JSON.parse(payload))`` gives back taskcore's payload unchanged."""
+    node = shutil.which("node")
+    assert node is not None, "node is needed to check JSON bytes; install Node.js"
+    rng = random.Random(7)
+    payloads = [encode_job("add", "math", [_random_value(rng)]) for _ in range(3000)]
+    # A high surrogate is only lone when no low one follows: Python keeps "\ud800\udcff" as
+    # two code points where JavaScript reads one pair, so pairs are left out of the sample.
+    payloads.append(encode_job("add", "math", ["x\ud800y", "\udbff", {"\ud800": 1}]))
+    payloads.append(embed_payload(b'{"class":"\xff\xfe"}'.decode("utf-8", "surrogateescape")))
+    done = subprocess.run(
+        [node, "-e", _NODE_RESTRINGIFY],
+        input="\n".join(payloads).encode("utf-8"),
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.decode("utf-8").split("\n") == payloads
