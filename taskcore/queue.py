@@ -20,7 +20,7 @@ may be overridden, and internal calls go through the public methods.
 
 from __future__ import annotations
 
-import json
+import logging
 import socket
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -36,9 +36,16 @@ from taskcore.arguments import (
     check_timestamp_ms,
 )
 from taskcore.backend import Backend, CurrentJob, WorkerId
-from taskcore.clock import Clock, SystemClock
-from taskcore.errors import DuplicateJobError, JobNotFound, MalformedPayload
+from taskcore.clock import Clock, StorageClock
+from taskcore.errors import (
+    BackendUnavailable,
+    DuplicateJobError,
+    InvalidArgument,
+    JobNotFound,
+    MalformedPayload,
+)
 from taskcore.jobs import JobDefinition
+from taskcore.malformed import MalformedFailure, read_current, read_failure, read_job
 from taskcore.plugins.base import HookContext, run_hooks
 
 __all__ = ["FORCE_CLEAN_MARKER", "LEADER_LOCK", "WORKER_TIMEOUT_ERROR", "Queue"]
@@ -54,13 +61,20 @@ FORCE_CLEAN_MARKER = "queue#forceCleanWorker"
 
 _PAGE = 100
 
+logger = logging.getLogger("taskcore.queue")
+
 
 class Queue:
     """Enqueue and inspect jobs, manage workers, locks and failed jobs on one backend.
 
     ``jobs`` (class name -> :class:`JobDefinition`) supplies the plugins whose enqueue hooks run;
     a class not in ``jobs`` is enqueued without hooks. ``clock`` is read for ``enqueue_in``,
-    worker ages and failure dates (default: the wall clock).
+    worker ages and failure dates; by default a :class:`~taskcore.clock.StorageClock` (the
+    storage server's clock, re-measured before those reads when older than a minute), so a
+    producer whose own clock is off still schedules ``enqueue_in`` jobs on the server's time.
+
+    Inspection calls never raise for one record they cannot decode; they return it marked
+    (:mod:`taskcore.malformed`) with its text, so everything else still shows.
     """
 
     def __init__(
@@ -72,7 +86,14 @@ class Queue:
     ) -> None:
         self.backend = backend
         self.jobs: Mapping[str, JobDefinition] = jobs if jobs is not None else {}
-        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock if clock is not None else StorageClock(backend)
+
+    async def now(self) -> float:
+        """The clock's ``now`` in unix seconds, after refreshing a StorageClock's offset
+        (a no-op when measured less than a minute ago; never raises)."""
+        if isinstance(self.clock, StorageClock):
+            await self.clock.refresh()
+        return self.clock.now()
 
     # ------------------------------------------------------------------ enqueue
 
@@ -153,7 +174,7 @@ class Queue:
         delay_ms = check_delay_ms(delay)
         if not isinstance(delay, timedelta):
             delay_ms = float(int(delay_ms))
-        at_ms = self.clock.now() * 1000 + delay_ms
+        at_ms = await self.now() * 1000 + delay_ms
         check_timestamp_ms(at_ms, "delay (now + delay)")
         return await self.enqueue_at(
             at_ms,
@@ -176,12 +197,13 @@ class Queue:
 
     async def queued(self, queue: str, start: int = 0, stop: int = -1) -> list[codec.Job]:
         """Jobs of ``queue`` from index ``start`` to ``stop`` inclusive (negative counts from
-        the end), head first. Raises MalformedPayload if one of them is not a resque job."""
+        the end), head first. A payload that is not a resque job is returned as a
+        :class:`~taskcore.malformed.MalformedJob` holding its text."""
         check_name(queue, "queue")
         check_index(start, "start")
         check_index(stop, "stop")
         payloads = await self.backend.queue_range(queue, start, stop)
-        return [codec.decode_job(p, queue) for p in payloads]
+        return [read_job(p, queue) for p in payloads]
 
     async def delete(self, queue: str, func: str, args: Any = None, count: int = 0) -> int:
         """Remove the job ``func(*args)`` from ``queue``; returns how many copies were removed.
@@ -238,20 +260,22 @@ class Queue:
         return sorted(ts * 1000 for ts in await self.backend.delayed_timestamps())
 
     async def delayed_at(self, timestamp_ms: float) -> tuple[list[codec.Job], int]:
-        """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second."""
+        """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second
+        (a payload that is not a resque job as a :class:`~taskcore.malformed.MalformedJob`)."""
         seconds = codec.ms_to_seconds(check_timestamp_ms(timestamp_ms, "timestamp_ms"))
         payloads = await self.backend.delayed_at(seconds)
-        return [codec.decode_job(p) for p in payloads], seconds
+        return [read_job(p) for p in payloads], seconds
 
     async def all_delayed(self) -> dict[int, list[codec.Job]]:
         """Every delayed job by timestamp in **milliseconds**, ascending, scheduling order kept.
 
         Not one atomic snapshot: a timestamp promoted while this runs may read as empty and is
-        then left out.
+        then left out. A payload that is not a resque job is a
+        :class:`~taskcore.malformed.MalformedJob`.
         """
         result: dict[int, list[codec.Job]] = {}
         for ts in await self.backend.delayed_timestamps():
-            jobs = [codec.decode_job(p) for p in await self.backend.delayed_at(ts)]
+            jobs = [read_job(p) for p in await self.backend.delayed_at(ts)]
             if jobs:
                 result[ts * 1000] = jobs
         return result
@@ -283,10 +307,14 @@ class Queue:
         return None if current is None else current.raw
 
     async def all_working_on(self) -> dict[str, dict[str, Any] | str]:
-        """Every registered worker: its parsed current-job record, or ``"started"`` when idle."""
+        """Every registered worker: its parsed current-job record, or ``"started"`` when idle.
+
+        A record that is not JSON shows as ``{"run_at", "queue", "worker", "payload"}`` with a
+        payload that is not a JSON object as ``{"malformed_payload": <its text>}``.
+        """
         result: dict[str, dict[str, Any] | str] = {}
         for worker, current in (await self.backend.current_jobs()).items():
-            result[worker.name] = "started" if current is None else _record(current)
+            result[worker.name] = "started" if current is None else read_current(current)
         return result
 
     async def force_clean_worker(self, name: str) -> list[codec.Failure]:
@@ -297,8 +325,10 @@ class Queue:
         error ``"Worker Timeout (killed manually)"`` and backtrace
         ``["killed by <host> at <date>", "queue#forceCleanWorker", "taskcore"]``; those
         failures are returned (empty for an idle or unknown worker; no counter moves then).
+        A current job whose payload cannot be decoded is recorded all the same, its text kept
+        losslessly as ``{"malformed_payload": ...}`` (:func:`taskcore.codec.embed_payload`).
         """
-        failed_at = codec.js_date(self.clock.now())
+        failed_at = codec.js_date(await self.now())
         backtrace = [
             f"killed by {socket.gethostname()} at {failed_at}",
             FORCE_CLEAN_MARKER,
@@ -309,7 +339,7 @@ class Queue:
             return codec.encode_failure(
                 worker=job.worker.name,
                 queue=job.queue,
-                payload=job.payload,
+                payload=codec.embed_payload(job.payload),
                 exception=WORKER_TIMEOUT_ERROR,
                 error=WORKER_TIMEOUT_ERROR,
                 backtrace=backtrace,
@@ -317,7 +347,7 @@ class Queue:
             )
 
         cleaned = await self.backend.clean_worker(name, failure_for)
-        return [codec.decode_failure(failure_for(job)) for job in cleaned]
+        return [read_failure(failure_for(job)) for job in cleaned]
 
     async def clean_old_workers(self, age: float) -> dict[str, list[codec.Failure]]:
         """Force-clean workers that look dead: ``{name: failures recorded}``.
@@ -327,13 +357,13 @@ class Queue:
         registration) is more than ``age`` seconds old. node-resque never cleaned idle workers.
         Heartbeats of workers that are no longer registered are cleaned the same way.
         """
-        now = self.clock.now()
+        now = await self.now()
         pings = {p.name: p.time for p in await self.backend.worker_pings()}
         seen: dict[str, float | None] = {}
         for worker, current in (await self.backend.current_jobs()).items():
             since: float | None = None
             if current is not None:
-                since = codec.parse_date(current.run_at)
+                since = _parse_date(current.run_at)
             if since is None:
                 ping = pings.get(worker.name)
                 since = float(ping) if ping is not None else None
@@ -361,10 +391,12 @@ class Queue:
 
     async def failed(self, start: int = 0, stop: int = -1) -> list[codec.Failure]:
         """Failures from ``start`` to ``stop`` inclusive (ints; negative counts from the end),
-        oldest first."""
+        oldest first. A record that cannot be decoded is a
+        :class:`~taskcore.malformed.MalformedFailure` holding its text (remove it with
+        :meth:`remove_failed`)."""
         check_index(start, "start")
         check_index(stop, "stop")
-        return [codec.decode_failure(r) for r in await self.backend.failures(start, stop)]
+        return [read_failure(r) for r in await self.backend.failures(start, stop)]
 
     async def remove_failed(self, failure: codec.Failure | str) -> int:
         """Remove one failure (a :class:`~taskcore.codec.Failure` or its raw record), matched
@@ -379,9 +411,16 @@ class Queue:
         failure stays) and False is returned. Then the removal and the push happen in one
         atomic backend step; :class:`~taskcore.errors.JobNotFound` if the record is no longer
         in the failed list. ``after_enqueue`` hooks run last. True when re-enqueued.
+        :class:`~taskcore.errors.MalformedPayload` for a record or job that cannot be decoded
+        (nothing changes; remove it with :meth:`remove_failed`).
         """
         if isinstance(failure, str):
             failure = codec.decode_failure(failure)
+        if isinstance(failure, MalformedFailure):
+            raise MalformedPayload(
+                f"cannot retry a failure record that cannot be decoded ({failure.reason}); "
+                "remove it with remove_failed"
+            )
         job = failure.job
         queue = failure.queue or job.queue
         payload = codec.encode_job(job.class_name, queue, job.args)
@@ -402,7 +441,9 @@ class Queue:
         "queue#forceCleanWorker"``) among the first ``upper`` records (all when None).
 
         Returns how many were re-enqueued. Records blocked by a hook, malformed, or removed
-        concurrently are left alone. Pages through the list without skipping any record.
+        concurrently are left alone, and so is a record whose retry fails for any other reason
+        than storage being unreachable (logged at ERROR on ``taskcore.queue``): one bad record
+        never stops the others. Pages through the list without skipping any record.
         """
         check_limit(upper, "upper")
         retried = 0
@@ -428,7 +469,12 @@ class Queue:
                         retried += 1
                         # the list shifted left by one under our window
                         start -= 1
-                except (JobNotFound, MalformedPayload):
+                except (JobNotFound, MalformedPayload, InvalidArgument):
+                    continue
+                except BackendUnavailable:
+                    raise
+                except Exception as exc:
+                    logger.error("could not retry stuck job %.200r: %s", failure.raw, exc)
                     continue
             if len(page) < size:
                 break
@@ -455,16 +501,9 @@ class Queue:
         }
 
 
-def _record(current: CurrentJob) -> dict[str, Any]:
+def _parse_date(text: str) -> float | None:
+    """:func:`codec.parse_date`, with None for any date it cannot read (a hostile record)."""
     try:
-        value = json.loads(current.raw)
-    except ValueError:
-        value = None
-    if isinstance(value, dict):
-        return value
-    return {
-        "run_at": current.run_at,
-        "queue": current.queue,
-        "worker": current.worker.name,
-        "payload": json.loads(current.payload),
-    }
+        return codec.parse_date(text)
+    except (ValueError, OverflowError):
+        return None
