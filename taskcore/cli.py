@@ -27,6 +27,7 @@ import asyncio
 import importlib
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -35,6 +36,7 @@ from typing import Any
 
 from taskcore import codec
 from taskcore.app import App
+from taskcore.arguments import MAX_SECONDS
 from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
 from taskcore.ops.logformat import ElapsedFormatter, configure_logging
@@ -273,20 +275,20 @@ async def cmd_enqueue(args: argparse.Namespace) -> int:
             f"({app.tasks.describe_known(args.name)}); pass --raw to enqueue a raw resque job "
             "for a worker that knows that class"
         )
+    if not args.raw and data is not None and not isinstance(data, dict):
+        raise UsageError(f"task {args.name!r} takes an inputs object as --args, e.g. '{{}}'")
+    delay_ms = None if args.delay is None else int(args.delay * 1000)
     await app.open()
     try:
-        delay_ms = None if args.delay is None else int(args.delay * 1000)
         if not args.raw:
-            if data is not None and not isinstance(data, dict):
-                raise ConfigError(f"task {args.name!r} takes an inputs object as --args")
             api = TaskAPI(app.queue, app.tasks)
             if delay_ms is None:
                 ok = await api.enqueue(args.name, data, args.queue)
             else:
                 ok = await api.enqueue_in(delay_ms, args.name, data, args.queue)
-            queue = args.queue or app.tasks.get(args.name).queue
+            queue = app.tasks.get(args.name).queue if args.queue is None else args.queue
         else:
-            queue = args.queue or "default"
+            queue = "default" if args.queue is None else args.queue  # "" is refused, not replaced
             if delay_ms is None:
                 ok = await app.queue.enqueue(queue, args.name, data)
             else:
@@ -318,6 +320,16 @@ async def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------- parser
+
+
+def _delay_seconds(text: str) -> float:
+    """``--in``: a finite number of seconds >= 0 (nan/inf/negative are usage errors)."""
+    seconds = float(text)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a delay in seconds >= 0")
+    if seconds > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text!r} reaches past year 9999")
+    return seconds
 
 
 def _global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
@@ -393,7 +405,7 @@ def _parser() -> argparse.ArgumentParser:
         "--args", default="null", help="JSON: a task's inputs object, or a raw job's args list"
     )
     enqueue.add_argument("--queue", help="queue (default: the task's; 'default' with --raw)")
-    enqueue.add_argument("--in", dest="delay", type=float, help="delay in seconds")
+    enqueue.add_argument("--in", dest="delay", type=_delay_seconds, help="delay in seconds (>= 0)")
     enqueue.add_argument("--app", help="module:attribute of the App/TaskRegistry defining NAME")
     enqueue.add_argument(
         "--raw",

@@ -324,3 +324,29 @@ def test_failed_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert err == ""
+
+
+@pytest.mark.parametrize("delay", ["nan", "inf", "-1"])
+def test_enqueue_in_takes_a_finite_delay_of_zero_or_more_seconds(
+    store: list[str], capsys: pytest.CaptureFixture[str], delay: str
+) -> None:
+    # nan and inf ended in a ValueError/OverflowError traceback
+    with pytest.raises(SystemExit) as exit_info:
+        main([*store, "enqueue", "Job", "--raw", "--in", delay])
+    assert exit_info.value.code == 2
+    assert "not a delay in seconds >= 0" in capsys.readouterr().err
+
+
+def test_enqueue_refuses_an_empty_queue(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --queue "" went to 'default' (raw) or to the task's queue
+    assert main([*store, "enqueue", "Job", "--raw", "--queue", ""]) == 1
+    assert "queue" in capsys.readouterr().err
+    spec = app_spec()
+    assert (
+        main([*store, "enqueue", "greet", "--args", '{"name": "x"}', "--app", spec, "--queue", ""])
+        == 1
+    )
+    assert "queue" in capsys.readouterr().err
+    assert info(store, capsys)["queues"] == {}
