@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from taskcore.codec import dumps, embed_payload, encode_job
+from taskcore.codec import dumps, embed_payload, encode_failure, encode_job, js_date
 from taskcore.wire_json import js_number
 
 _NODE_PRINT = r"""
@@ -155,7 +155,8 @@ def _random_value(rng: random.Random, depth: int = 0) -> object:
 
 def test_jobs_are_the_bytes_node_json_stringify_writes() -> None:
     """Strings (escapes, control characters, U+2028, lone surrogates), floats, ints and nesting:
-    node's ``JSON.stringify(JSON.parse(payload))`` gives back taskcore's payload unchanged."""
+    node's ``JSON.stringify(JSON.parse(payload))`` gives back taskcore's payload unchanged, and
+    so it does for a failure record embedding bytes that are not UTF-8."""
     node = shutil.which("node")
     assert node is not None, "node is needed to check JSON bytes; install Node.js"
     rng = random.Random(7)
@@ -163,7 +164,20 @@ def test_jobs_are_the_bytes_node_json_stringify_writes() -> None:
     # A high surrogate is only lone when no low one follows: Python keeps "\ud800\udcff" as
     # two code points where JavaScript reads one pair, so pairs are left out of the sample.
     payloads.append(encode_job("add", "math", ["x\ud800y", "\udbff", {"\ud800": 1}]))
-    payloads.append(embed_payload(b'{"class":"\xff\xfe"}'.decode("utf-8", "surrogateescape")))
+    # A failure record embedding bytes that are not UTF-8: node-resque's removeFailed deletes
+    # JSON.stringify(JSON.parse(record)), which must be the same bytes.
+    bad = b'{"class":"\xff\x00"}'.decode("utf-8", "surrogateescape")
+    payloads.append(
+        encode_failure(
+            worker="host:1",
+            queue="math",
+            payload=embed_payload(bad),
+            exception="MalformedPayload",
+            error=f"not valid UTF-8: {bad}",
+            backtrace=["at perform"],
+            failed_at=js_date(0),
+        )
+    )
     done = subprocess.run(
         [node, "-e", _NODE_RESTRINGIFY],
         input="\n".join(payloads).encode("utf-8"),
