@@ -227,9 +227,10 @@ async def test_node_enqueue_at_is_promoted_by_taskcore(backend: Backend, node: N
     assert await backend.delayed_at(due) == [payload]
     assert await backend.scheduled_at(payload) == [due]
 
-    assert await backend.promote_due(now=due - 1) == []
-    assert await backend.promote_due(now=due) == [DelayedJob(due, "math", payload)]
-    assert await backend.promote_due(now=due) == []
+    # never early: second `due` holds asks up to due + 0.5, so it moves from due + 0.5 on
+    assert await backend.promote_due(now=due + 0.49) == []
+    assert await backend.promote_due(now=due + 0.5) == [DelayedJob(due, "math", payload)]
+    assert await backend.promote_due(now=due + 0.5) == []
     assert await backend.queue_range("math", 0, -1) == [payload]
 
     probe = json.dumps({"queue": "math", "class": "add", "args": [4, 5]})
