@@ -49,6 +49,7 @@ from pydantic_settings import (
 )
 
 from taskcore.errors import ConfigError
+from taskcore.ops.settings import SCHEDULER_LOGGING, WORKER_LOGGING, HealthSettings, event_levels
 from taskcore.urls import check_url
 
 __all__ = ["NONE_WORDS", "ResqueOverrides", "Settings", "import_class", "mask_url"]
@@ -194,6 +195,16 @@ class Settings(BaseSettings):
     """How long stopping waits for running jobs before cancelling them; None waits forever
     (from the environment or TOML: ``"none"``, ``"null"`` or ``""``)."""
     resque_overrides: ResqueOverrides = ResqueOverrides()
+    worker_logging: dict[str, str] = {}
+    """Log level per worker event (``{"success": "debug", "ping": "off"}``), merged over
+    :data:`taskcore.ops.settings.WORKER_LOGGING`; see :mod:`taskcore.ops.logs`."""
+    scheduler_logging: dict[str, str] = {}
+    """Log level per scheduler event, merged over
+    :data:`taskcore.ops.settings.SCHEDULER_LOGGING`."""
+    log_job_args: bool = False
+    """Also log each job's args (and a success's result). Off: they may hold personal data."""
+    health: HealthSettings = HealthSettings()
+    """Thresholds of ``app.health()`` and ``taskcore health``."""
 
     def __init__(self, **values: Any) -> None:
         """``values`` are the program's defaults: ``TASKCORE_*`` variables (and the file and
@@ -287,6 +298,12 @@ class Settings(BaseSettings):
                     f'{value!r} is not a number of seconds; use "none" to disable'
                 ) from None
         return value
+
+    @field_validator("worker_logging", "scheduler_logging")
+    @classmethod
+    def _event_levels(cls, value: dict[str, str], info: pydantic.ValidationInfo) -> dict[str, str]:
+        defaults = WORKER_LOGGING if info.field_name == "worker_logging" else SCHEDULER_LOGGING
+        return event_levels(value, defaults)
 
     @field_validator("url")
     @classmethod
