@@ -146,6 +146,17 @@ class BinaryPayloadsContract:
         value = await backend.get_lock("lock:odd")
         assert value is not None and original_bytes(value) == raw
 
+    @pytest.mark.parametrize("text", ["\udc28", "a\ud800b"], ids=["ascii byte", "high"])
+    async def test_a_surrogate_that_stands_for_no_byte_is_refused(
+        self, backend: Backend, text: str
+    ) -> None:
+        # only U+DC80..U+DCFF stand for bytes (surrogateescape); a str holding any other lone
+        # surrogate has no bytes to store
+        with pytest.raises(InvalidArgument) as info:
+            await backend.push("math", text)
+        assert "\n" not in str(info.value)
+        assert await backend.queue_length("math") == 0
+
 
 class RefusedPayloadsContract:
     """On storage without ``binary_payloads``: each writer refuses such text, storing nothing."""

@@ -16,7 +16,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
-from taskcore.errors import BackendError, BackendUnavailable
+from taskcore.errors import BackendError, BackendUnavailable, InvalidArgument
 
 __all__ = ["describe_server", "translate", "translate_errors"]
 
@@ -54,6 +54,17 @@ def translate(exc: BaseException, server: str) -> BaseException:
             f"Redis at {server} failed the operation ({type(exc).__name__}: {exc}); check the "
             "server's logs and that nothing else writes this namespace with other data types"
         )
+    if isinstance(exc, UnicodeEncodeError):  # a str no byte string stands for
+        return InvalidArgument(
+            f"a string argument holds {exc.object[exc.start : exc.end]!r}, which is no byte a "
+            "Redis value can hold (only U+DC80..U+DCFF stand for bytes, with "
+            'encoding_errors="surrogateescape"); pass valid text'
+        )
+    if isinstance(exc, UnicodeDecodeError):
+        return BackendError(
+            f"Redis at {server} returned bytes that are not UTF-8 and the client decodes them "
+            'strictly; create it with encoding_errors="surrogateescape" (as from_url does)'
+        )
     return exc
 
 
@@ -66,7 +77,7 @@ def translate_errors(
     async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
-        except (redis_errors.RedisError, OSError) as exc:
+        except (redis_errors.RedisError, OSError, UnicodeError) as exc:
             mapped = translate(exc, self.server)
             if mapped is exc:
                 raise
