@@ -6,20 +6,40 @@ test says so). Time comes from a FakeClock, so nothing sleeps.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
 
 from taskcore.backend import Backend, Outcome, WorkerId
-from taskcore.clock import FakeClock
-from taskcore.codec import Job, decode_failure, encode_failure, encode_job, js_date
-from taskcore.errors import DuplicateJobError, JobNotFound
+from taskcore.cli import main
+from taskcore.clock import FakeClock, StorageClock
+from taskcore.codec import (
+    Failure,
+    Job,
+    decode_failure,
+    encode_failure,
+    encode_job,
+    js_date,
+    unembed_payload,
+)
+from taskcore.errors import DuplicateJobError, JobNotFound, MalformedPayload
 from taskcore.jobs import Jobs
+from taskcore.malformed import MalformedFailure, MalformedJob
 from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
+from taskcore.scheduler import Scheduler
 
-__all__ = ["QueueContract", "QueueFailuresContract", "QueueWorkersContract"]
+__all__ = [
+    "QueueClockContract",
+    "QueueContract",
+    "QueueFailuresContract",
+    "QueueMalformedContract",
+    "QueueWorkersContract",
+]
 
 START = 1_800_000_000.0
 
@@ -75,6 +95,14 @@ def job_failure(n: int, *, stuck: bool = False, func: str = "add") -> str:
 def stuck_failure(n: int) -> str:
     """A failure record as force_clean_worker writes it, for job add(n)."""
     return job_failure(n, stuck=True)
+
+
+def parsed(text: str) -> Any:
+    """``text`` as JSON, or None when it is not JSON Python can read."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 class QueueFixtures:
@@ -467,6 +495,161 @@ class QueueFailuresContract(QueueFixtures):
         assert (await queue.stats())["failed"] == 1
 
 
+class QueueMalformedContract(QueueFixtures):
+    """Inspection never raises for a record it cannot decode: it shows it, marked, with its
+    text; a dead worker holding such a record is cleaned with its bytes kept."""
+
+    BAD_PAYLOADS: ClassVar[list[str]] = [
+        "not json",
+        "[" * 10_000 + "]" * 10_000,
+        '"a string"',
+        '{"queue":"math","args":[1]}',
+        '{"class":"add","queue":5,"args":[]}',
+    ]
+    BAD_FAILURES: ClassVar[list[str]] = [
+        "not json",
+        "{" * 10_000,
+        '{"worker":"host:1","queue":"math","exception":"E"}',
+    ]
+    POISONS: ClassVar[list[Any]] = [
+        pytest.param("not json {", id="not-json"),
+        pytest.param("[" * 10_000 + "]" * 10_000, id="deep"),
+        pytest.param(
+            b'{"class":"add","args":["\xff\xfe"]}'.decode("utf-8", "surrogateescape"),
+            id="not-utf8",
+            marks=pytest.mark.requires_capability("binary_payloads"),
+        ),
+    ]
+
+    async def test_queued_and_delayed_show_a_payload_that_is_not_a_job(
+        self, queue: Queue, backend: Backend
+    ) -> None:
+        good = encode_job("add", "math", [1])
+        for payload in [*self.BAD_PAYLOADS, good]:
+            await backend.push("math", payload)
+            assert await backend.schedule(10, "math", payload)
+        jobs = await queue.queued("math")
+        assert jobs[-1] == Job("add", "math", [1])
+        bad = jobs[:-1]
+        assert all(isinstance(j, MalformedJob) for j in bad)
+        assert [j.raw for j in bad if isinstance(j, MalformedJob)] == self.BAD_PAYLOADS
+        assert all(j.queue == "math" and j.class_name == "" for j in bad)
+        assert all(isinstance(j, MalformedJob) and j.reason for j in bad)
+        delayed, seconds = await queue.delayed_at(10_000)
+        assert seconds == 10
+        assert [j.raw if isinstance(j, MalformedJob) else j for j in delayed] == [
+            *self.BAD_PAYLOADS,
+            Job("add", "math", [1]),
+        ]
+        assert await queue.all_delayed() == {10_000: delayed}
+        assert await queue.timestamps() == [10_000]
+        assert await queue.del_by_function("math", "add") == 1  # bad ones never match
+        assert await queue.length("math") == len(self.BAD_PAYLOADS)
+        assert (await queue.details())["queues"] == {"math": {"length": 5}}
+
+    async def test_failed_shows_a_record_that_is_not_a_failure_and_removes_it(
+        self, queue: Queue, backend: Backend
+    ) -> None:
+        for record in [*self.BAD_FAILURES, stuck_failure(1)]:
+            await backend.push_failure(record)
+        failures = await queue.failed()
+        assert [type(f) for f in failures] == [MalformedFailure] * 3 + [Failure]
+        assert [f.raw for f in failures[:3]] == self.BAD_FAILURES
+        assert failures[0].payload == {"malformed_payload": "not json"}
+        bad = failures[2]
+        assert isinstance(bad, MalformedFailure) and "payload" in bad.reason
+        with pytest.raises(MalformedPayload, match="remove_failed"):
+            await queue.retry_and_remove_failed(bad)
+        assert await queue.failed(2, 2) == [bad]
+        assert await queue.retry_stuck_jobs() == 1  # the readable one, past the others
+        assert await queue.queued("math") == [Job("add", "math", [1])]
+        for f in failures[:3]:
+            assert await queue.remove_failed(f) == 1
+        assert await queue.failed_count() == 0
+
+    async def test_retry_stuck_jobs_goes_on_past_a_record_whose_retry_fails(
+        self, backend: Backend
+    ) -> None:
+        class Overridden(Queue):  # a resque_overrides Queue with a bug for one job
+            async def retry_and_remove_failed(self, failure: Failure | str) -> bool:
+                if isinstance(failure, Failure) and failure.payload.get("args") == [1]:
+                    raise RuntimeError("bug in an override")
+                return await super().retry_and_remove_failed(failure)
+
+        queue = Overridden(backend, clock=FakeClock(START))
+        for n in range(3):
+            await backend.push_failure(stuck_failure(n))
+        await backend.push_failure(stuck_failure(3).replace('"args":[3]', '"args":[NaN]'))
+        assert await queue.retry_stuck_jobs() == 2
+        assert [j.args for j in await queue.queued("math")] == [[0], [2]]
+        assert await queue.failed_count() == 2
+
+    @pytest.mark.parametrize("poison", POISONS)
+    async def test_a_worker_holding_an_undecodable_job_is_shown_and_cleaned_losslessly(
+        self, queue: Queue, backend: Backend, poison: str
+    ) -> None:
+        worker = WorkerId("host:2", ("math",))
+        await backend.register_worker(worker, START)
+        await backend.push("math", poison)
+        assert await backend.reserve(["math"], worker, START) is not None
+        raw = await queue.working_on("host:2", "math")
+        assert raw is not None and poison in raw
+        busy = (await queue.all_working_on())["host:2"]
+        assert isinstance(busy, dict)
+        assert (busy["queue"], busy["worker"]) == ("math", "host:2")
+        # the record shows as far as it parses; a payload that does not, as its text
+        assert busy["payload"] in ({"malformed_payload": poison}, parsed(poison))
+        assert (await queue.details())["workers"] == {"host:2": busy}
+
+        (failure,) = await queue.force_clean_worker("host:2")
+        (record,) = await backend.failures(0, -1)
+        assert failure.raw == record
+        assert decode_failure(record) == failure  # the stored record is valid JSON
+        assert failure.payload == {"malformed_payload": poison}
+        start = record.index('"payload":') + len('"payload":')
+        assert unembed_payload(record[start : record.index(',"exception"')]) == poison
+        assert failure.exception == "Worker Timeout (killed manually)"
+        assert await queue.workers() == {}
+        assert (await queue.stats())["failed"] == 1
+
+
+class QueueClockContract(QueueFixtures):
+    """Without a clock, the Queue and the Scheduler read time on the storage server's clock."""
+
+    @pytest.fixture
+    def server_ahead(self, backend: Backend, monkeypatch: pytest.MonkeyPatch) -> float:
+        """The storage server's clock runs an hour ahead of this machine's."""
+        ahead = 3600.0
+
+        async def server_time() -> float:
+            return time.time() + ahead
+
+        monkeypatch.setattr(backend, "server_time", server_time)
+        return ahead
+
+    async def test_enqueue_in_counts_from_the_storage_clock(
+        self, backend: Backend, server_ahead: float
+    ) -> None:
+        queue = Queue(backend)
+        assert isinstance(queue.clock, StorageClock)
+        await queue.enqueue_in(5_000, "math", "add", [1])
+        (at,) = await queue.scheduled_at("math", "add", [1])
+        assert abs(at - (time.time() + server_ahead + 5)) <= 2
+
+    async def test_promotion_is_judged_on_the_storage_clock(
+        self, backend: Backend, server_ahead: float
+    ) -> None:
+        queue = Queue(backend)
+        local = time.time()
+        await queue.enqueue_at((local + server_ahead - 10) * 1000, "math", "add", [1])  # due
+        await queue.enqueue_at((local + server_ahead + 60) * 1000, "math", "add", [2])
+        scheduler = Scheduler(backend, name="scheduler-a", queue=queue)
+        assert scheduler.clock is queue.clock
+        assert await scheduler.poll()
+        assert await queue.queued("math") == [Job("add", "math", [1])]
+        assert len(await queue.timestamps()) == 1
+
+
 class TestQueue(QueueContract):
     pass
 
@@ -477,3 +660,32 @@ class TestQueueWorkers(QueueWorkersContract):
 
 class TestQueueFailures(QueueFailuresContract):
     pass
+
+
+class TestQueueMalformed(QueueMalformedContract):
+    pass
+
+
+class TestQueueClock(QueueClockContract):
+    pass
+
+
+async def test_taskcore_info_shows_undecodable_records(
+    backend: Backend, storage_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poison = "[" * 10_000 + "]" * 10_000
+    worker = WorkerId("host:2", ("math",))
+    await backend.register_worker(worker, time.time())
+    await backend.push("math", poison)
+    assert await backend.reserve(["math"], worker, time.time()) is not None
+    await backend.push("math", "not json")
+    await backend.push_failure("not json")
+    store = ["--url", storage_url, "--namespace", backend.namespace]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*store, "info", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert poison in json.dumps(data["workers"]["host:2"])
+    assert data["queues"]["math"]["length"] == 1
+    assert data["failed"] == 1
+    assert await asyncio.to_thread(main, [*store, "info"]) == 0
+    assert "host:2" in capsys.readouterr().out
