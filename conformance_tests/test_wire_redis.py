@@ -411,6 +411,21 @@ class WireRedisContract:
         await raw.client.set(raw.key("worker:host:1:math:started"), "yesterday")
         assert await backend.worker_started(w) is None
 
+    async def test_a_counter_that_is_not_an_integer_does_not_stop_the_worker(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        w = worker("host:1")
+        await raw.client.set(raw.key("stat:processed"), "many")
+        await backend.push("math", ADD)
+        await backend.push("math", job(2))
+        await backend.reserve(["math"], w, NOW)
+        reserved = await backend.complete_and_reserve(w, Outcome.success(), ["math"], NOW)
+        assert reserved is not None and reserved.payload == job(2)
+        await backend.complete(w, Outcome.success())
+        assert await raw.get("stat:processed") == "many"
+        assert await backend.stats() == {"processed:host:1": 2}
+        assert await backend.current_job(w) is None
+
     async def test_hostile_schedule_entries_never_stop_promotion(
         self, backend: Backend, raw: Raw
     ) -> None:

@@ -33,7 +33,9 @@ local n = tonumber(ARGV[2])
 
 if ARGV[1] == "1" then
   for i = 1, n do
-    redis.call("INCRBY", KEYS[5 + i], ARGV[6 + i])
+    -- pcall: a counter another client left holding a non-integer is skipped (and left as
+    -- it is) instead of failing every worker's step
+    redis.pcall("INCRBY", KEYS[5 + i], ARGV[6 + i])
   end
   if ARGV[3] ~= "" then
     redis.call("RPUSH", KEYS[2], ARGV[3])
