@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import NOW, job
 from taskcore.backend import Backend, DelayedJob
 
@@ -140,6 +143,47 @@ class DelayedContract:
         assert await backend.scheduled_at(job(1)) == []
         assert await backend.remove_delayed(job(1)) == []
         assert await backend.promote_due(T + 10) == [DelayedJob(T, "math", job(2))]
+
+    async def test_remove_delayed_at_returns_that_seconds_jobs_and_the_second_vanishes(
+        self, backend: Backend
+    ) -> None:
+        await backend.schedule(T, "math", job(1))
+        await backend.schedule(T, "other", job(2, "other"))
+        await backend.schedule(T, "math", job(3))
+        await backend.schedule(T + 1, "math", job(1))  # same payload, another second: kept
+        assert await backend.remove_delayed_at(T) == [job(1), job(2, "other"), job(3)]
+        assert await backend.delayed_timestamps() == [T + 1]
+        assert await backend.delayed_at(T) == []
+        assert await backend.scheduled_at(job(1)) == [T + 1]
+        assert await backend.scheduled_at(job(2, "other")) == []
+        assert await backend.remove_delayed_at(T) == []
+        assert await backend.promote_due(T + 10) == [DelayedJob(T + 1, "math", job(1))]
+        assert await backend.queue_length("other") == 0
+
+    async def test_remove_delayed_at_frees_the_second_for_the_same_payload(
+        self, backend: Backend
+    ) -> None:
+        # The per-second duplicate rule must not remember a removed job.
+        await backend.schedule(T, "math", job(1))
+        assert await backend.remove_delayed_at(T) == [job(1)]
+        assert await backend.schedule(T, "math", job(1)) is True
+        assert await backend.delayed_at(T) == [job(1)]
+
+    async def test_remove_delayed_at_and_promote_due_never_share_a_job(
+        self, backend_factory: BackendFactory
+    ) -> None:
+        # Each job is promoted or removed, exactly one of the two, under concurrency.
+        first, second = await backend_factory(), await backend_factory()
+        payloads = [job(n) for n in range(40)]
+        for payload in payloads:
+            await first.schedule(T, "math", payload)
+        removed, promoted = await asyncio.gather(
+            first.remove_delayed_at(T), second.promote_due(T + 1)
+        )
+        queued = await first.queue_range("math", 0, -1)
+        assert sorted(removed + queued) == sorted(payloads)
+        assert [d.payload for d in promoted] == queued
+        assert await first.delayed_timestamps() == []
 
     async def test_delayed_payloads_are_byte_exact(self, backend: Backend) -> None:
         payload = '{"class":"greet","queue":"math","args":["日本/é","\\u00e9"]}'

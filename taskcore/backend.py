@@ -427,8 +427,9 @@ class Backend(abc.ABC):
         A run-at time is when a job is *allowed* to run, never earlier. Timestamps are stored
         as JS ``Math.round`` of the requested time, so a job at ``timestamp`` may have asked for
         any time up to ``timestamp + 0.5``: due therefore means ``timestamp + 0.5 <= now``
-        (``timestamp <= floor(now - 0.5)``). At most ``limit`` jobs move per call. Exactly once: with concurrent callers each job is moved
-        by exactly one of them. Workers watching those queues are woken.
+        (``timestamp <= floor(now - 0.5)``). At most ``limit`` jobs move per call. Exactly
+        once: with concurrent callers each job is moved by exactly one of them. Workers
+        watching those queues are woken.
         """
 
     @abc.abstractmethod
@@ -447,6 +448,18 @@ class Backend(abc.ABC):
     async def remove_delayed(self, payload: str) -> list[int]:
         """Remove ``payload`` from every timestamp it is scheduled at; returns those
         timestamps, ascending. Timestamps left empty disappear from every view."""
+
+    @abc.abstractmethod
+    async def remove_delayed_at(self, timestamp: int) -> list[str]:
+        """Remove every job scheduled at ``timestamp`` (whole unix seconds), atomically;
+        returns their payloads in scheduling order (empty when none).
+
+        The timestamp vanishes from every view (:meth:`delayed_timestamps`,
+        :meth:`delayed_at`, and :meth:`scheduled_at` of each removed payload); other
+        timestamps, including other copies of the same payloads, are untouched. With a
+        concurrent :meth:`promote_due`, each job is either promoted or returned here, never
+        both and never neither.
+        """
 
     # ------------------------------------------------------------------ 4. locks
 

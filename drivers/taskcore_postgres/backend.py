@@ -580,6 +580,11 @@ class PostgresBackend(Backend):
         rows = await self._fetch(self._sql.REMOVE_DELAYED, _digest(payload), payload)
         return [int(r[0]) for r in rows]
 
+    async def remove_delayed_at(self, timestamp: int) -> list[str]:
+        """One DELETE of every row at ``ts``, returning the payloads in scheduling order."""
+        rows = await self._fetch(self._sql.REMOVE_DELAYED_AT, int(timestamp))
+        return [r[0] for r in rows]
+
     # ------------------------------------------------------------------ 4. locks
 
     async def acquire_lock(self, name: str, value: str, ttl: int) -> bool:

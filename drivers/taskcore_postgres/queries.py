@@ -151,6 +151,13 @@ class Queries:
                       WHERE ns = $1 AND digest = $2 AND payload = $3 RETURNING ts)
         SELECT ts FROM gone ORDER BY ts"""
 
+    # $2 ts. Returns the payloads removed, in scheduling order. Rows a concurrent promote_due
+    # has locked are waited for (not skipped), so each job is either promoted or removed here.
+    REMOVE_DELAYED_AT = """
+        WITH gone AS (DELETE FROM {s}.tc_delayed WHERE ns = $1 AND ts = $2
+                      RETURNING id, payload)
+        SELECT payload FROM gone ORDER BY id"""
+
     # ------------------------------------------------------------------ locks
 
     # $2 name, $3 value, $4 ttl seconds. A row back = acquired (absent, or expired and

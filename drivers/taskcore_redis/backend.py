@@ -312,6 +312,17 @@ class RedisBackend(Backend):
         )
         return sorted(int(_text(ts)) for ts in removed)
 
+    @translate_errors
+    async def remove_delayed_at(self, timestamp: int) -> list[str]:
+        """LRANGE then DEL ``delayed:<ts>``, SREM the second from each payload's
+        ``timestamps:`` set (deleting sets left empty), ZREM the schedule: one script."""
+        ts = int(timestamp)
+        removed = await self._scripts.remove_delayed_at(
+            keys=[self._keys.delayed(ts), self._keys.delayed_schedule],
+            args=[self._keys.prefix, self._keys.delayed_member(ts), ts],
+        )
+        return [_text(p) for p in removed]
+
     # ------------------------------------------------------------------ 4. locks
 
     @translate_errors

@@ -35,6 +35,7 @@ class Scripts:
         self.promote_due = load("promote_due")
         self.delayed_timestamps = load("delayed_timestamps")
         self.remove_delayed = load("remove_delayed")
+        self.remove_delayed_at = load("remove_delayed_at")
         self.current_jobs = load("current_jobs")
         self.renew_lock = load("renew_lock")
         self.release_lock = load("release_lock")
