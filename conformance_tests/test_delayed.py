@@ -58,9 +58,7 @@ class DelayedContract:
         assert await backend.promote_due(T + 0.5) == [DelayedJob(T, "math", job(1))]
         assert await backend.queue_range("math", 0, -1) == [job(1)]
 
-    async def test_promote_due_keeps_the_per_second_duplicate_rule(
-        self, backend: Backend
-    ) -> None:
+    async def test_promote_due_keeps_the_per_second_duplicate_rule(self, backend: Backend) -> None:
         # Stored seconds are still Math.round of the asked time: two asks that round to the
         # same second are one job; it becomes due half a second after that second.
         assert await backend.schedule(T, "math", job(1)) is True
