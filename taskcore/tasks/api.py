@@ -18,16 +18,17 @@ timestamps lie in 1970..9999, delays are >= 0, ``start``/``stop``/``count`` are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from taskcore.arguments import check_name
+from taskcore.arguments import check_name, check_timestamp_ms
 from taskcore.tasks.periodic import (
     enqueue_all_recurrent_tasks,
     enqueue_recurrent_task,
     stop_recurrent_task,
 )
+from taskcore.units import seconds
 
 if TYPE_CHECKING:
     from taskcore.codec import Failure, Job
@@ -58,6 +59,14 @@ class TaskAPI:
         """Enqueue task ``name`` now; False when a plugin or middleware blocked it."""
         task = self.registry.get(name)
         return await self.queue.enqueue(self._queue_for(task, queue), name, task.args(inputs))
+
+    async def enqueue_front(
+        self, name: str, inputs: Inputs = None, queue: str | None = None
+    ) -> bool:
+        """Enqueue task ``name`` at the HEAD of its queue: the next job a worker takes from
+        that queue (the seeds' custom-queue ``enqueueFront``); False when blocked."""
+        task = self.registry.get(name)
+        return await self.queue.enqueue_front(self._queue_for(task, queue), name, task.args(inputs))
 
     async def enqueue_at(
         self,
@@ -127,13 +136,69 @@ class TaskAPI:
         """Jobs waiting in ``queue``, head first."""
         return await self.queue.queued(queue, start, stop)
 
+    async def queues(self) -> list[str]:
+        """Every known queue name, sorted."""
+        return await self.queue.queues()
+
+    async def length(self, queue: str) -> int:
+        """How many jobs wait in ``queue``."""
+        return await self.queue.length(queue)
+
+    async def del_queue(self, queue: str) -> None:
+        """Delete ``queue`` and every job waiting in it (Actionhero's ``delQueue``)."""
+        await self.queue.delete_queue(queue)
+
     async def timestamps(self) -> list[int]:
         """Every ms timestamp holding delayed jobs, ascending."""
         return await self.queue.timestamps()
 
+    async def delayed_at(self, timestamp: float | datetime) -> tuple[list[Job], int]:
+        """The jobs scheduled at ``timestamp`` (unix **milliseconds**, as :meth:`timestamps`
+        lists them, or an aware datetime) and the unix **second** it rounds to (Actionhero's
+        ``{tasks, rTimestamp}``)."""
+        return await self.queue.delayed_at(check_timestamp_ms(timestamp, "timestamp"))
+
     async def all_delayed(self) -> dict[int, list[Job]]:
         """ms timestamp -> the jobs scheduled then."""
         return await self.queue.all_delayed()
+
+    # ---------------------------------------------------------------- locks and workers
+
+    async def locks(self) -> dict[str, str]:
+        """Every plugin lock (QueueLock's ``lock:*``, JobLock's ``workerslock:*``):
+        ``{name: value}``."""
+        return await self.queue.locks()
+
+    async def del_lock(self, name: str) -> int:
+        """Delete lock ``name`` (as :meth:`locks` lists it); 1 if it existed, else 0."""
+        return await self.queue.del_lock(name)
+
+    async def workers(self) -> dict[str, str]:
+        """Registered workers: ``{name: "q1,q2"}``."""
+        return await self.queue.workers()
+
+    async def working_on(self, name: str, queues: str | Sequence[str]) -> str | None:
+        """Worker ``name``'s raw current-job record (it works ``queues``, ``"q1,q2"`` or a
+        sequence), None when it is idle or unknown."""
+        return await self.queue.working_on(name, queues)
+
+    async def all_working_on(self) -> dict[str, dict[str, Any] | str]:
+        """Every registered worker: its current job, or ``"started"`` when idle."""
+        return await self.queue.all_working_on()
+
+    async def clean_old_workers(self, age: float | timedelta) -> dict[str, list[Failure]]:
+        """Remove workers that look dead, ``age`` **seconds** (or a timedelta) without a sign
+        of life (Actionhero's ``cleanOldWorkers`` takes ms); their jobs go to the failed list.
+        Returns ``{worker: failures recorded}``."""
+        return await self.queue.clean_old_workers(seconds(age, "age"))
+
+    async def force_clean_worker(self, name: str) -> list[Failure]:
+        """Remove every trace of worker ``name``; its current job goes to the failed list."""
+        return await self.queue.force_clean_worker(name)
+
+    async def leader(self) -> str | None:
+        """The name of the scheduler holding the leader lock, None when there is none."""
+        return await self.queue.leader()
 
     # ---------------------------------------------------------------- failures and stats
 
