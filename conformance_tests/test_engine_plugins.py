@@ -230,7 +230,7 @@ class JobLockContract(PluginFixtures):
         assert await queue.stats() == {}  # a skipped job counts neither way
         release.set()
         assert await running is True
-        clock.advance(1)
+        clock.advance(1.5)  # due at the stored second + 0.5: never early
         await backend.promote_due(clock.now())
         assert await second.work_one() is True
         assert runs == [3, 3]
@@ -311,7 +311,7 @@ class DelayQueueLockContract(PluginFixtures):
         assert await queue.length("math") == 0
         assert await queue.enqueue("math", "add", [2, 1]) is True
         assert await queue.length("math") == 1
-        clock.advance(10)
+        clock.advance(10.5)  # due at the stored second + 0.5: never early
         await backend.promote_due(clock.now())
         assert await queue.enqueue("math", "add", [1, 2]) is True
         assert await queue.length("math") == 3

@@ -148,8 +148,9 @@ async def drain(
     """Work jobs until ``queues`` are empty; returns how many were worked.
 
     With ``promote_due``, delayed jobs due at ``clock.now()`` are moved to their queues first
-    (and again whenever the queues run dry), so ``clock.advance(60); await drain(...)`` runs
-    what became due. Jobs scheduled by the drained jobs (a Retry, a periodic task's next run)
+    (and again whenever the queues run dry), so ``clock.advance(60.5); await drain(...)`` runs
+    what became due (resque stores due times in whole seconds and a job never runs early, so
+    a job asked for in 60 s is due once 60.5 s have passed). Jobs scheduled by the drained jobs (a Retry, a periodic task's next run)
     run only once due. ``max_jobs`` guards against a job that re-enqueues itself forever.
     Pass ``worker`` to listen to its events.
     """

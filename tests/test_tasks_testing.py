@@ -84,6 +84,8 @@ async def test_drain_promotes_what_the_clock_made_due() -> None:
         await api.enqueue_in(60_000, "add", {"a": 2})
         assert await drain(backend, tasks, clock=clock) == 1
         clock.advance(60)
+        assert await drain(backend, tasks, clock=clock) == 0  # due at 60.5 s: never early
+        clock.advance(0.5)
         assert await drain(backend, tasks, clock=clock) == 1
         assert await drain(backend, tasks, clock=clock) == 0
     assert log.count("run") == 2
