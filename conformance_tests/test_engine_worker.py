@@ -20,6 +20,7 @@ from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
 from taskcore.errors import BackendUnavailable, ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition, Jobs
+from taskcore.multiworker import MultiWorker
 from taskcore.perform import JobRunner
 from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
@@ -795,3 +796,69 @@ async def test_a_sync_job_can_notice_that_it_was_cancelled(backend: Backend) -> 
     (failure,) = await Queue(backend).failed()
     assert failure.exception == "ShutdownDeadlineExceeded"
     assert not cancel_requested()  # outside a job: never cancelled
+
+
+async def test_a_pool_ends_a_crashed_child_and_replaces_it(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = JobRunner.process
+    crashes = [RuntimeError("a bug in the runner")]
+
+    async def once_broken(self: JobRunner, reservation: Any) -> Any:
+        if crashes:
+            raise crashes.pop()
+        return await real(self, reservation)
+
+    monkeypatch.setattr(JobRunner, "process", once_broken)
+    queue = Queue(backend)
+    await queue.enqueue("math", "add", [1, 2])
+    pool = MultiWorker(
+        backend,
+        jobs,
+        queues=["math"],
+        name="pool",
+        min_workers=1,
+        max_workers=1,
+        check_interval=0.01,
+        timeout=30.0,
+    )
+    log = EventLog(pool)
+    await pool.start()
+    try:
+        (crashed, _) = await log.wait_for("crash")
+        await log.wait_for("end", lambda name, *_: name == crashed)
+        await queue.enqueue("math", "add", [3, 4])
+        (child, _, _, result, _) = await log.wait_for("success")
+        assert result == 7
+        assert len(log.args("start")) == 2  # a new child took over
+        # the crashed child's held job was recorded when the pool ended it
+        (failure,) = await queue.failed()
+        assert (failure.worker, failure.job, failure.exception) == (
+            crashed,
+            codec.Job("add", "math", [1, 2]),
+            "WorkerShutdown",
+        )
+    finally:
+        await pool.end()
+    assert await backend.list_workers() == []
+
+
+async def test_a_worker_without_a_clock_pings_on_the_storage_servers_clock(
+    backend: Backend, jobs: Jobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This machine's clock is 10 minutes behind the storage server's: a scheduler elsewhere
+    # would judge every ping of this worker 10 minutes old and clean it while it runs.
+    real_time = backend.server_time
+
+    async def ahead() -> float:
+        return await real_time() + 600
+
+    monkeypatch.setattr(backend, "server_time", ahead)
+    worker = make_worker(backend, jobs)
+    await worker.start()
+    try:
+        (ping,) = await backend.worker_pings()
+        server_now = await real_time() + 600
+        assert abs(ping.time - server_now) <= 5
+    finally:
+        await worker.end()
