@@ -63,7 +63,7 @@ from taskcore.errors import ConfigError
 from taskcore.events import EventEmitter, StopSignals, sleep_or_stop
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
 from taskcore.perform import JobRunner, ShutdownDeadlineExceeded, describe_error
-from taskcore.queue import Queue
+from taskcore.queue import NODE_QUEUE_PREFIX, Queue
 
 __all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
 
@@ -312,7 +312,8 @@ class Worker(EventEmitter):
     async def _queue_list(self) -> list[str]:
         if self._queues is not None:
             return list(self._queues)
-        return await self.backend.list_queues()
+        # another App's private queue (scope "all" copies) is never ours to work
+        return [q for q in await self.backend.list_queues() if not q.startswith(NODE_QUEUE_PREFIX)]
 
     async def _main(self) -> None:
         """The loop, guarded: an exception ending it is a crash, reported and contained."""

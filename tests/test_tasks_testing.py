@@ -39,7 +39,7 @@ def registry(log: list[str]) -> TaskRegistry:
 async def test_run_task_validates_but_skips_middleware() -> None:
     log: list[str] = []
     tasks = registry(log)
-    assert await run_task(tasks, "add", {"a": "2"}) == 3
+    assert await run_task(tasks, "add", {"a": 2}) == 3
     assert log == ["run"]
     with pytest.raises(ValidationError, match="a: Field required"):
         await run_task(tasks, "add", {})

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextvars
 import difflib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from taskcore.arguments import check_name
@@ -129,19 +130,20 @@ class TaskRegistry:
         name: str | None = None,
         *,
         queue: str = "default",
-        frequency: float = 0.0,
-        inputs: InputsModel | None = None,
+        frequency: float | timedelta = 0.0,
+        inputs: InputsModel | Mapping[str, Any] | None = None,
         description: str | None = None,
         middleware: Sequence[Middleware | str] = (),
         plugins: Sequence[PluginRef] = (),
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
         re_enqueue_periodic_task_if_exception: bool = True,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
     ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
         """Decorator registering a function as a task (name defaults to the function's).
 
-        ``frequency`` and ``timeout`` are in SECONDS; see :class:`~taskcore.tasks.task.Task`
-        for the fields.
+        ``frequency`` and ``timeout`` are in SECONDS (or timedeltas); ``inputs`` is a pydantic
+        model or Actionhero's declarative dict (default: the function's signature); see
+        :class:`~taskcore.tasks.task.Task` for the fields.
         """
 
         def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:

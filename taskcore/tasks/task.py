@@ -14,7 +14,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import pydantic
@@ -24,6 +26,7 @@ from taskcore.tasks.inputs import (
     WORKER_PARAMETER,
     InputsModel,
     encode_inputs,
+    model_from_declaration,
     model_from_signature,
     validate_inputs,
 )
@@ -45,18 +48,20 @@ class Task(abc.ABC):
         class SendEmail(Task):
             name = "send_email"
             queue = "mail"
-            inputs = EmailInputs          # a pydantic model; None accepts any JSON object
-            frequency = 0                 # seconds; > 0 makes it periodic
+            inputs = EmailInputs          # a pydantic model, or Actionhero's declarative
+                                          # {"to": {"required": True}}; None: any JSON object
+            frequency = 0                 # seconds (or a timedelta); > 0 makes it periodic
 
             async def run(self, inputs: EmailInputs, worker: Worker | None) -> None: ...
 
     Class attributes give the defaults; keyword arguments to the constructor override them.
-    ``run`` may be sync (it then runs in a thread). ``frequency`` is in SECONDS (Actionhero's
-    is in milliseconds). ``middleware`` names :class:`Middleware` objects or the names of
-    middleware added to the registry. ``re_enqueue_periodic_task_if_exception`` keeps a periodic
+    ``run`` may be sync (it then runs in a thread). ``frequency`` is in SECONDS or a timedelta
+    (Actionhero's is in milliseconds); a task that runs on a schedule takes no inputs.
+    ``middleware`` names :class:`Middleware` objects or the names of middleware added to the
+    registry. ``re_enqueue_periodic_task_if_exception`` keeps a periodic
     task alive after a failed run (Actionhero's default since PR #1312). ``timeout`` (seconds,
     None for no limit) cancels a run that takes longer and records it as a ``JobTimeout``
-    failure.
+    failure; a timedelta is accepted for it too.
     """
 
     name: ClassVar[str] = ""
@@ -64,6 +69,7 @@ class Task(abc.ABC):
     queue: ClassVar[str] = "default"
     frequency: ClassVar[float] = 0.0
     inputs: ClassVar[InputsModel | None] = None
+    """A pydantic model (after construction; a declarative dict is compiled to one)."""
     middleware: ClassVar[Sequence[Middleware | str]] = ()
     plugins: ClassVar[Sequence[PluginRef]] = ()
     plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
@@ -91,7 +97,20 @@ class Task(abc.ABC):
             object.__setattr__(self, key, value)
         if not self.description:
             object.__setattr__(self, "description", self.name)
+        self._normalise()
         self.validate()
+
+    def _normalise(self) -> None:
+        """Durations given as timedeltas become seconds; a declarative inputs block becomes a
+        pydantic model (:func:`~taskcore.tasks.inputs.model_from_declaration`)."""
+        label = self.name or type(self).__name__
+        for field in ("frequency", "timeout"):
+            value = getattr(self, field)
+            if isinstance(value, timedelta):
+                object.__setattr__(self, field, value.total_seconds())
+        if isinstance(self.inputs, Mapping):
+            model = model_from_declaration(self.inputs, label)
+            object.__setattr__(self, "inputs", model)
 
     def validate(self) -> None:
         """Check the definition (Actionhero's ``Task.validate``), raising :class:`ConfigError`."""
@@ -100,7 +119,12 @@ class Task(abc.ABC):
             raise ConfigError(f"task {type(self).__name__}: name must be a non-empty string")
         if not self.queue or not isinstance(self.queue, str):
             raise ConfigError(f"task {label!r}: queue must be a non-empty string")
-        if not isinstance(self.frequency, int | float) or self.frequency < 0:
+        if (
+            isinstance(self.frequency, bool)
+            or not isinstance(self.frequency, int | float)
+            or not math.isfinite(self.frequency)
+            or self.frequency < 0
+        ):
             raise ConfigError(
                 f"task {label!r}: frequency must be a number of seconds >= 0, "
                 f"got {self.frequency!r}"
@@ -118,15 +142,23 @@ class Task(abc.ABC):
             inspect.isclass(self.inputs) and issubclass(self.inputs, pydantic.BaseModel)
         ):
             raise ConfigError(f"task {label!r}: inputs must be a pydantic model class or None")
+        schedule = self._schedule()
+        if schedule and self.inputs is not None and self.inputs.model_fields:
+            # a periodic run is always enqueued with no inputs (Actionhero: "periodic tasks can
+            # take no input parameters")
+            names = ", ".join(self.inputs.model_fields)
+            raise ConfigError(
+                f"task {label!r} runs on a schedule ({schedule}) but declares inputs ({names}); "
+                "scheduled runs carry no inputs: remove them (use constants or settings), or "
+                "make a separate task that takes inputs and enqueue it from this one"
+            )
+
+    def _schedule(self) -> str:
+        """``"frequency=60s"`` / ``"cron=..."`` when the task runs on a schedule, else ``""``."""
         if self.is_periodic:
-            # a periodic run is always enqueued with no inputs: every input needs a default
-            try:
-                self.encode({})
-            except Exception as exc:
-                raise ConfigError(
-                    f"task {label!r} is periodic (frequency={self.frequency}s), so every input "
-                    f"needs a default: {exc}"
-                ) from exc
+            return f"frequency={self.frequency:g}s"
+        cron = getattr(self, "cron", None)
+        return f"cron={cron!r}" if cron else ""
 
     @property
     def is_periodic(self) -> bool:
@@ -174,7 +206,7 @@ class FunctionTask(Task, Generic[P, R]):
         fn: Callable[P, R],
         *,
         name: str | None = None,
-        inputs: InputsModel | None = None,
+        inputs: InputsModel | Mapping[str, Any] | None = None,
         **options: Any,
     ) -> None:
         if not callable(fn):
