@@ -48,10 +48,20 @@ from taskcore.jobs import JobDefinition
 from taskcore.malformed import MalformedFailure, read_current, read_failure, read_job
 from taskcore.plugins.base import HookContext, run_hooks
 
-__all__ = ["FORCE_CLEAN_MARKER", "LEADER_LOCK", "WORKER_TIMEOUT_ERROR", "Queue"]
+__all__ = [
+    "FORCE_CLEAN_MARKER",
+    "LEADER_LOCK",
+    "NODE_QUEUE_PREFIX",
+    "WORKER_TIMEOUT_ERROR",
+    "Queue",
+]
 
 LEADER_LOCK = "resque_scheduler_leader_lock"
 """The scheduler leader lock's name (node-resque's; Ruby resque-scheduler uses another)."""
+
+NODE_QUEUE_PREFIX = "taskcore-node."
+"""Queues named with this prefix are private to one App (``scope="all"`` task copies, see
+:mod:`taskcore.tasks.scope`): wildcard workers never reserve from them."""
 
 WORKER_TIMEOUT_ERROR = "Worker Timeout (killed manually)"
 """``exception`` and ``error`` of the failure recorded for a force-cleaned worker's job."""
@@ -265,6 +275,15 @@ class Queue:
         seconds = codec.ms_to_seconds(check_timestamp_ms(timestamp_ms, "timestamp_ms"))
         payloads = await self.backend.delayed_at(seconds)
         return [read_job(p) for p in payloads], seconds
+
+    async def del_delayed_at(self, timestamp_ms: float | datetime) -> list[codec.Job]:
+        """Unschedule every job at the second ``timestamp_ms`` (unix **milliseconds**, as
+        :meth:`timestamps` lists them, or an aware datetime) rounds to, in one atomic step;
+        returns the jobs removed, in scheduling order (a payload that is not a resque job as
+        a :class:`~taskcore.malformed.MalformedJob`). Stellar's "remove all tasks at a
+        timestamp"; the timestamp then vanishes from :meth:`timestamps`."""
+        seconds = codec.ms_to_seconds(check_timestamp_ms(timestamp_ms, "timestamp_ms"))
+        return [read_job(p) for p in await self.backend.remove_delayed_at(seconds)]
 
     async def all_delayed(self) -> dict[int, list[codec.Job]]:
         """Every delayed job by timestamp in **milliseconds**, ascending, scheduling order kept.

@@ -127,6 +127,12 @@ class TaskAPI:
         task = self.registry.get(name)
         return await self.queue.del_delayed(queue, name, task.args(inputs))
 
+    async def del_delayed_at(self, timestamp: int | datetime) -> list[Job]:
+        """Unschedule every job (any task) at ``timestamp`` (unix **milliseconds**, as
+        :meth:`timestamps` lists them, or a datetime); returns the jobs removed (Stellar's
+        "remove all tasks at a timestamp")."""
+        return await self.queue.del_delayed_at(timestamp)
+
     async def scheduled_at(self, queue: str, name: str, inputs: Inputs = None) -> list[int]:
         """Unix **seconds** at which ``name`` with these inputs is scheduled."""
         task = self.registry.get(name)
