@@ -16,12 +16,14 @@ Actionhero and taskcore enqueue and work each other's tasks.
 from __future__ import annotations
 
 from taskcore.tasks.api import TaskAPI
+from taskcore.tasks.discovery import DiscoveryError, define_task
 from taskcore.tasks.middleware import DEFAULT_PRIORITY, Middleware, MiddlewarePlugin
 from taskcore.tasks.registry import TaskPlugin, TaskRegistry, current_hook_context
 from taskcore.tasks.task import FunctionTask, Task
 
 __all__ = [
     "DEFAULT_PRIORITY",
+    "DiscoveryError",
     "FunctionTask",
     "Middleware",
     "MiddlewarePlugin",
@@ -30,4 +32,5 @@ __all__ = [
     "TaskPlugin",
     "TaskRegistry",
     "current_hook_context",
+    "define_task",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import difflib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
@@ -25,6 +26,7 @@ from taskcore.arguments import check_name
 from taskcore.errors import ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition
 from taskcore.plugins.base import HookContext, Plugin, PluginRef, resolve_plugin
+from taskcore.tasks.discovery import discover
 from taskcore.tasks.inputs import InputsModel, decode_inputs
 from taskcore.tasks.middleware import Middleware, MiddlewarePlugin
 from taskcore.tasks.periodic import enqueue_recurrent_task
@@ -164,6 +166,15 @@ class TaskRegistry:
             return built
 
         return decorate
+
+    def discover(self, *paths_or_packages: str | os.PathLike[str]) -> TaskRegistry:
+        """Register the tasks of folders, ``.py`` files or packages (Actionhero's ``./tasks/``);
+        returns the registry. Subfolders give dotted names (``tasks/auth/session.py`` ->
+        ``auth.session``) unless a task names itself; a duplicate name or a module that fails
+        to import is a :class:`~taskcore.tasks.discovery.DiscoveryError`, and then nothing is
+        registered. See :mod:`taskcore.tasks.discovery`."""
+        discover(self, *paths_or_packages)
+        return self
 
     def add_middleware(self, middleware: Middleware) -> Middleware:
         """Register ``middleware``: global middleware then applies to every task; other
