@@ -54,7 +54,7 @@ import logging
 import os
 import socket
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 from taskcore import codec
 from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
@@ -64,6 +64,7 @@ from taskcore.events import EventEmitter, StopSignals, sleep_or_stop
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
 from taskcore.perform import JobRunner, ShutdownDeadlineExceeded, describe_error
 from taskcore.queue import NODE_QUEUE_PREFIX, Queue
+from taskcore.readback import Held, held_of, read_back
 
 __all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
 
@@ -91,18 +92,6 @@ def _parse_queues(queues: Sequence[str] | str) -> tuple[str, ...] | None:
             'or "*" alone for every queue'
         )
     return names
-
-
-class _Held(NamedTuple):
-    """The worker's current-job record as the worker knows it (``run_at`` as stored)."""
-
-    queue: str
-    payload: str
-    run_at: str
-
-
-def _held(reservation: Reservation, now: float) -> _Held:
-    return _Held(reservation.queue, reservation.payload, codec.js_date(now))
 
 
 class Worker(EventEmitter):
@@ -342,7 +331,7 @@ class Worker(EventEmitter):
 
     async def _run(self) -> None:
         pending: Outcome | None = None  # the outcome of the job in ``held``, not yet recorded
-        held: _Held | None = None  # what our current-job record holds, as far as we know
+        held: Held | None = None  # what our current-job record holds, as far as we know
         in_doubt = False  # a storage call failed: storage may or may not have applied it
         queues: list[str] | None = None
         listed_at = 0.0
@@ -368,7 +357,7 @@ class Worker(EventEmitter):
                     self._reregistered = False
                     reservation = await self._step(pending, queues, now)
                     pending = None
-                    held = None if reservation is None else _held(reservation, now)
+                    held = None if reservation is None else held_of(reservation, now)
             except Exception as exc:
                 in_doubt = True
                 self.emit("error", exc, None, None)
@@ -398,44 +387,15 @@ class Worker(EventEmitter):
         return None
 
     async def _recover(
-        self, pending: Outcome | None, held: _Held | None
-    ) -> tuple[Outcome | None, Reservation | None, _Held | None]:
-        """After a failed storage call, read what storage actually did.
+        self, pending: Outcome | None, held: Held | None
+    ) -> tuple[Outcome | None, Reservation | None, Held | None]:
+        """After a failed storage call, read back what storage did; the outcome is dropped
+        only when storage confirms it was recorded (see :func:`taskcore.readback.read_back`)."""
+        return await read_back(
+            self.backend, self.worker_id, pending, held, reregistered=self._reregistered
+        )
 
-        A call can fail after the server applied it (a reply lost to a timeout or a dropped
-        connection). Retrying blindly would then overwrite the current-job record of a job the
-        server reserved for us, losing it. An outcome is dropped only when storage confirms it
-        was recorded:
-
-        * the record is still the job we hold: the outcome was not recorded (keep it);
-        * any other record: a job reserved for us, so the outcome was recorded (run the job);
-        * no record, the worker still registered: our call was applied (carry on);
-        * no record and the worker NOT registered (or registered again by the heartbeat since
-          the call): a scheduler cleaned us (judged dead) and moved the held job to the failed
-          list; whether our outcome was recorded first cannot be told, so it is recorded
-          (again). A possible double count beats a lost outcome.
-
-        Returns ``(pending, job to run, held)``.
-        """
-        current = await self.backend.current_job(self.worker_id)
-        if current is None:
-            if pending is None or (
-                not self._reregistered
-                and await self.backend.worker_started(self.worker_id) is not None
-            ):
-                return None, None, None
-            logger.warning(
-                "worker %s was cleaned by a scheduler while a call recording its last outcome "
-                "failed; recording the outcome again (it may be counted twice, never lost)",
-                self.name,
-            )
-            return pending, None, None
-        record = _Held(current.queue, current.payload, current.run_at)
-        if pending is not None and record == held:
-            return pending, None, held
-        return None, Reservation(current.queue, current.payload), record
-
-    async def _finish(self, pending: Outcome | None, held: _Held | None, in_doubt: bool) -> None:
+    async def _finish(self, pending: Outcome | None, held: Held | None, in_doubt: bool) -> None:
         """Record the last outcome while stopping, retrying a few times on storage errors.
 
         Whatever stays in the current-job record is failed by ``clean_worker`` in :meth:`end`.
@@ -473,10 +433,10 @@ class Worker(EventEmitter):
     async def _heartbeat(self) -> None:
         """Every ``timeout`` s: ping, and register again if a scheduler cleaned us meanwhile."""
         while not await sleep_or_stop(self.clock, self.timeout, self._closed):
-            if isinstance(self.clock, StorageClock):
-                await self.clock.refresh()
-            now = self.clock.now()
             try:
+                if isinstance(self.clock, StorageClock):
+                    await self.clock.refresh()
+                now = self.clock.now()
                 await self.backend.ping_worker(self.worker_id, now)
                 if await self.backend.worker_started(self.worker_id) is None:
                     await self.backend.register_worker(self.worker_id, now)
