@@ -27,8 +27,10 @@ from taskcore.ops.health import HealthChecker, HealthReport
 from taskcore.ops.logs import observe_app
 from taskcore.registry import connect
 from taskcore.tasks.api import TaskAPI
+from taskcore.tasks.cron import watch_cron
 from taskcore.tasks.periodic import watch_stuck_workers
 from taskcore.tasks.registry import TaskRegistry
+from taskcore.tasks.scope import NodeRunner
 
 if TYPE_CHECKING:
     from taskcore.backend import Backend
@@ -69,6 +71,8 @@ class App:
         self._queue: Queue | None = None
         self.scheduler: Scheduler | None = None
         self.multi_worker: MultiWorker | None = None
+        self.node: NodeRunner | None = None
+        """This App as a node running ``scope="all"`` tasks (started with the workers)."""
         self._opened = False
         self._started = False
         self._listeners: list[tuple[str, str, Callable[..., Any]]] = []
@@ -164,6 +168,7 @@ class App:
                 )
                 self._attach("scheduler", self.scheduler)
                 watch_stuck_workers(self.scheduler, self.queue, self.tasks)
+                watch_cron(self.scheduler, self.queue, self.tasks)
                 await self.scheduler.start()
                 booted = await self.task.enqueue_all_recurrent_tasks()
                 if booted:
@@ -186,6 +191,16 @@ class App:
                 )
                 self._attach("worker", self.multi_worker)
                 await self.multi_worker.start()
+                if NodeRunner.wanted(self.tasks):
+                    self.node = NodeRunner(
+                        self.queue,
+                        self.tasks,
+                        self.name,
+                        self.queue.clock,
+                        timeout=s.timeout,
+                        shutdown_timeout=s.shutdown_timeout,
+                    )
+                    await self.node.start()
         except BaseException:
             await self.stop()
             raise
@@ -201,6 +216,9 @@ class App:
         if self.multi_worker is not None:
             pool, self.multi_worker = self.multi_worker, None
             await pool.end()
+        if self.node is not None:
+            node, self.node = self.node, None
+            await node.end()
         self._started = False
         if self._opened:
             self._opened = False

@@ -20,7 +20,7 @@ import difflib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar
 
 from taskcore.arguments import check_name
 from taskcore.errors import ConfigError, UnknownJob
@@ -30,6 +30,7 @@ from taskcore.tasks.discovery import discover
 from taskcore.tasks.inputs import InputsModel, decode_inputs
 from taskcore.tasks.middleware import Middleware, MiddlewarePlugin
 from taskcore.tasks.periodic import enqueue_recurrent_task
+from taskcore.tasks.scope import fan_out, is_node_queue
 from taskcore.tasks.task import FunctionTask, Task
 
 if TYPE_CHECKING:
@@ -66,8 +67,10 @@ class TaskPlugin(Plugin):
     async def after_perform(self) -> bool:
         current_hook_context.set(None)
         task = self.task
-        if task.is_periodic and (
-            self.context.error is None or task.re_enqueue_periodic_task_if_exception
+        if (
+            task.is_periodic
+            and not is_node_queue(self.context.queue)  # a scope "all" copy: the trigger did
+            and (self.context.error is None or task.re_enqueue_periodic_task_if_exception)
         ):
             await enqueue_recurrent_task(self.context.queue_api, task)
         return True
@@ -140,6 +143,10 @@ class TaskRegistry:
         plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
         re_enqueue_periodic_task_if_exception: bool = True,
         timeout: float | timedelta | None = None,
+        cron: str | None = None,
+        timezone: str | None = None,
+        cron_catchup: bool = True,
+        scope: Literal["any", "all"] = "any",
     ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
         """Decorator registering a function as a task (name defaults to the function's).
 
@@ -161,6 +168,10 @@ class TaskRegistry:
                 plugin_options=dict(plugin_options or {}),
                 re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
                 timeout=timeout,
+                cron=cron,
+                timezone=timezone,
+                cron_catchup=cron_catchup,
+                scope=scope,
             )
             self.add(built)
             return built
@@ -274,6 +285,9 @@ class TaskRegistry:
             worker: Worker | None = None
             if context is not None and context.func == task.name:
                 worker = context.worker
+                if task.scope == "all" and not is_node_queue(context.queue):
+                    # a trigger: every live node runs a copy (taskcore.tasks.scope)
+                    return await fan_out(context.queue_api, task, list(args))
             return await task.perform(decode_inputs(args, task.name), worker)
 
         perform.__qualname__ = perform.__name__ = f"task_{task.name}"

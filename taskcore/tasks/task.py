@@ -17,11 +17,12 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, ParamSpec, TypeVar
 
 import pydantic
 
 from taskcore.errors import ConfigError
+from taskcore.tasks.cron import CronSchedule
 from taskcore.tasks.inputs import (
     WORKER_PARAMETER,
     InputsModel,
@@ -62,6 +63,12 @@ class Task(abc.ABC):
     task alive after a failed run (Actionhero's default since PR #1312). ``timeout`` (seconds,
     None for no limit) cancels a run that takes longer and records it as a ``JobTimeout``
     failure; a timedelta is accepted for it too.
+
+    ``cron`` (five fields, read in ``timezone``, an IANA name, UTC when None) runs the task at
+    each tick, fired by the scheduler leader, exactly once in the cluster; ticks missed while
+    no leader ran are run once, late (``cron_catchup=True``) or skipped (False). See
+    :mod:`taskcore.tasks.cron`. ``scope="all"`` makes every running App run the task once per
+    trigger instead of one node (``"any"``); see :mod:`taskcore.tasks.scope`.
     """
 
     name: ClassVar[str] = ""
@@ -75,6 +82,10 @@ class Task(abc.ABC):
     plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     re_enqueue_periodic_task_if_exception: ClassVar[bool] = True
     timeout: ClassVar[float | None] = None
+    cron: ClassVar[str | None] = None
+    timezone: ClassVar[str | None] = None
+    cron_catchup: ClassVar[bool] = True
+    scope: ClassVar[Literal["any", "all"]] = "any"
 
     def __init__(self, **overrides: Any) -> None:
         allowed = {
@@ -88,6 +99,10 @@ class Task(abc.ABC):
             "plugins",
             "plugin_options",
             "re_enqueue_periodic_task_if_exception",
+            "cron",
+            "timezone",
+            "cron_catchup",
+            "scope",
         }
         unknown = sorted(set(overrides) - allowed)
         if unknown:
@@ -142,6 +157,7 @@ class Task(abc.ABC):
             inspect.isclass(self.inputs) and issubclass(self.inputs, pydantic.BaseModel)
         ):
             raise ConfigError(f"task {label!r}: inputs must be a pydantic model class or None")
+        self._validate_cron_and_scope(label)
         schedule = self._schedule()
         if schedule and self.inputs is not None and self.inputs.model_fields:
             # a periodic run is always enqueued with no inputs (Actionhero: "periodic tasks can
@@ -159,6 +175,31 @@ class Task(abc.ABC):
             return f"frequency={self.frequency:g}s"
         cron = getattr(self, "cron", None)
         return f"cron={cron!r}" if cron else ""
+
+    def _validate_cron_and_scope(self, label: str) -> None:
+        if self.scope not in ("any", "all"):
+            raise ConfigError(f"task {label!r}: scope must be 'any' or 'all', got {self.scope!r}")
+        if not isinstance(self.cron_catchup, bool):
+            raise ConfigError(f"task {label!r}: cron_catchup must be True or False")
+        if self.cron is None:
+            if self.timezone is not None:
+                raise ConfigError(f"task {label!r}: timezone is only used with cron; add cron")
+            object.__setattr__(self, "cron_schedule", None)
+            return
+        if self.is_periodic:
+            raise ConfigError(
+                f"task {label!r}: give either frequency or cron, not both "
+                f"(frequency={self.frequency:g}s, cron={self.cron!r})"
+            )
+        try:
+            schedule = CronSchedule(self.cron, self.timezone)
+            schedule.zone  # noqa: B018 -- checks the time zone now, not at the first tick
+        except ConfigError as exc:
+            raise ConfigError(f"task {label!r}: {exc}") from exc
+        object.__setattr__(self, "cron_schedule", schedule)
+
+    cron_schedule: CronSchedule | None = None
+    """The parsed ``cron`` (None without one), set by :meth:`validate`."""
 
     @property
     def is_periodic(self) -> bool:
