@@ -31,6 +31,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "redis": ("taskcore_redis:from_url", "redis"),
     "rediss": ("taskcore_redis:from_url", "redis"),
     "unix": ("taskcore_redis:from_url", "redis"),
+    "redis+cluster": ("taskcore_redis.cluster:from_url", "redis"),
+    "redis+sentinel": ("taskcore_redis.sentinel:from_url", "redis"),
     "postgresql": ("taskcore_postgres:from_url", "asyncpg sqlalchemy"),
     "postgres": ("taskcore_postgres:from_url", "asyncpg sqlalchemy"),
 }

@@ -133,7 +133,13 @@ class RedisBackend(Backend):
         """SADD queues, RPUSH (LPUSH when ``front``) and PUBLISH, in one script."""
         await self._scripts.push(
             keys=[self._keys.queues, self._keys.queue(queue)],
-            args=[queue, payload, "1" if front else "0", self._keys.pushed_channel],
+            args=[
+                queue,
+                payload,
+                "1" if front else "0",
+                self._keys.pushed_channel,
+                await self._publish_command(),
+            ],
         )
 
     async def _step(
@@ -275,7 +281,13 @@ class RedisBackend(Backend):
             return []
         flat = await self._scripts.promote_due(
             keys=[self._keys.delayed_schedule],
-            args=[self._keys.prefix, math.floor(now - 0.5), limit, self._keys.pushed_channel],
+            args=[
+                self._keys.prefix,
+                math.floor(now - 0.5),
+                limit,
+                self._keys.pushed_channel,
+                await self._publish_command(),
+            ],
         )
         return [
             DelayedJob(int(_text(flat[i])), _text(flat[i + 1]), _text(flat[i + 2]))
@@ -461,7 +473,10 @@ class RedisBackend(Backend):
                     raws: list[Any] = []
                     if current_keys:
                         await pipe.watch(*current_keys)
-                        raws = await pipe.mget(current_keys)
+                        # MGET by name: a cluster pipeline blocks its mget() method, not the
+                        # command (all these keys share the namespace's slot).
+                        reply: Any = await pipe.execute_command("MGET", *current_keys)
+                        raws = list(reply)
                     jobs = [
                         read_current_job(_text(raw), WorkerId.parse(member))
                         for member, raw in zip(members, raws, strict=True)
@@ -528,7 +543,13 @@ class RedisBackend(Backend):
         """LREM ``failed`` 1 record; if removed, SADD queues, RPUSH and PUBLISH: one script."""
         retried = await self._scripts.retry_failure(
             keys=[self._keys.failed, self._keys.queues, self._keys.queue(queue)],
-            args=[record, queue, payload, self._keys.pushed_channel],
+            args=[
+                record,
+                queue,
+                payload,
+                self._keys.pushed_channel,
+                await self._publish_command(),
+            ],
         )
         return bool(retried)
 
@@ -558,7 +579,14 @@ class RedisBackend(Backend):
 
     # ------------------------------------------------------------------ helpers
 
+    async def _publish_command(self) -> str:
+        """What the scripts publish a push with: ``"PUBLISH"`` here; a Redis Cluster backend
+        answers ``"SPUBLISH"`` when it uses sharded pub/sub (:mod:`taskcore_redis.cluster`)."""
+        return "PUBLISH"
+
     async def _scan(self, start: str) -> AsyncIterator[str | bytes]:
+        """Keys named ``<ns>:<start>*`` (SCAN MATCH, COUNT 1000); a cluster scans the one node
+        holding the namespace's slot."""
         async for key in self._client.scan_iter(match=self._keys.pattern(start), count=_SCAN_COUNT):
             yield key
 

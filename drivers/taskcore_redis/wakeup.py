@@ -8,6 +8,12 @@ sets the event of every :class:`QueueWakeUp` watching that queue.
 node-resque does not publish: a job it enqueues is found by the worker's poll fallback (the
 ``wait`` timeout), not by a notification. When the subscription's connection fails, every
 watcher is woken (so workers look at their queues) and the listener resubscribes with back-off.
+
+On a Redis Cluster the listener is ``sharded``: the channel is a shard channel (SSUBSCRIBE to
+the node serving the channel's slot, which is the namespace's slot, and the scripts SPUBLISH),
+so a push costs one node, not a broadcast over the cluster bus. Unsharded, it SUBSCRIBEs to one
+node and the scripts PUBLISH, which the cluster relays to every node (the fallback for servers
+without sharded pub/sub, before Redis 7).
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from typing import Any
 
 from redis import exceptions as redis_errors
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterPubSub
 
 from taskcore.backend import QueueWakeUp
 
@@ -45,9 +53,14 @@ class PushListener:
     after it (from any connection) is always seen.
     """
 
-    def __init__(self, client: Redis, channel: str) -> None:
+    def __init__(
+        self, client: Redis | RedisCluster, channel: str, *, sharded: bool = False
+    ) -> None:
         self._client = client
         self._channel = channel
+        self.sharded = sharded
+        """SSUBSCRIBE (shard channel, Redis Cluster only) instead of SUBSCRIBE; read when the
+        subscription is (re)opened."""
         self._watchers: set[QueueWakeUp] = set()
         self._pubsub: PubSub | None = None
         self._task: asyncio.Task[None] | None = None
@@ -78,23 +91,43 @@ class PushListener:
             self._task = asyncio.create_task(self._run(pubsub), name="taskcore-redis-wakeup")
 
     async def _subscribe(self, pubsub: PubSub) -> None:
-        await pubsub.subscribe(self._channel)
+        if isinstance(pubsub, ClusterPubSub) and self.sharded:
+            await pubsub.ssubscribe(self._channel)
+        else:
+            await pubsub.subscribe(self._channel)
         async with asyncio.timeout(_SUBSCRIBE_CONFIRM_TIMEOUT):
             while True:
-                message = await pubsub.get_message(timeout=_SUBSCRIBE_CONFIRM_TIMEOUT)
-                if message is not None and message["type"] in ("subscribe", b"subscribe"):
+                message = await self._next(pubsub, _SUBSCRIBE_CONFIRM_TIMEOUT, confirmations=True)
+                if message is not None and _text(message["type"]) in ("subscribe", "ssubscribe"):
                     return
+
+    async def _next(
+        self, pubsub: PubSub, timeout: float | None, *, confirmations: bool = False
+    ) -> dict[str, Any] | None:
+        """The next message of either kind of subscription (None on timeout)."""
+        if isinstance(pubsub, ClusterPubSub) and self.sharded:
+            if not pubsub.node_pubsub_mapping:  # nothing left to read from: resubscribe
+                raise redis_errors.ConnectionError("the shard channel subscription was dropped")
+            # typed as a float only: "no timeout" is an hour, then the caller reads again
+            return await pubsub.get_sharded_message(
+                ignore_subscribe_messages=not confirmations,
+                timeout=3600.0 if timeout is None else timeout,
+            )
+        message: dict[str, Any] | None = await pubsub.get_message(
+            ignore_subscribe_messages=not confirmations, timeout=timeout
+        )
+        return message
 
     async def _run(self, pubsub: PubSub) -> None:
         while True:
             try:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+                message = await self._next(pubsub, None)
             except (redis_errors.RedisError, OSError):
                 # Pushes made while the connection is down are lost: make everyone look.
                 self._notify_all()
                 pubsub = await self._resubscribe(pubsub)
                 continue
-            if message is None or message["type"] not in ("message", b"message"):
+            if message is None or _text(message["type"]) not in ("message", "smessage"):
                 continue
             queue = _text(message["data"])
             for watcher in list(self._watchers):

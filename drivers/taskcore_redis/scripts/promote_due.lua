@@ -2,7 +2,8 @@
 -- KEYS[1] delayed_queue_schedule
 -- ARGV[1] key prefix ("<ns>:" or ""), ARGV[2] due second (inclusive: floor(now - 0.5), so
 -- a job stored at Math.round of its requested time never moves early), ARGV[3] job limit,
--- ARGV[4] the pushed channel
+-- ARGV[4] the pushed channel, ARGV[5] "SPUBLISH" to publish on it as a shard channel (Redis
+-- Cluster), else PUBLISH
 -- Returns a flat list {ts, queue, payload, ts, queue, payload, ...} of what moved.
 --
 -- The queue is read from the payload's JSON "queue" field; the payload itself is pushed raw.
@@ -94,6 +95,6 @@ while moved_count < limit do
 end
 
 for _, queue in ipairs(woken_order) do
-  redis.call("PUBLISH", ARGV[4], queue)
+  redis.call(ARGV[5] == "SPUBLISH" and "SPUBLISH" or "PUBLISH", ARGV[4], queue)
 end
 return moved
