@@ -177,6 +177,11 @@ class NodeRunner:
             shutdown_timeout=shutdown_timeout,
         )
 
+    @property
+    def queue(self) -> str:
+        """This node's private queue."""
+        return self.node.queue
+
     @staticmethod
     def wanted(registry: TaskRegistry) -> bool:
         """True when ``registry`` has a ``scope="all"`` task."""
