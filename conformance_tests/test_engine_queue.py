@@ -689,3 +689,22 @@ async def test_taskcore_info_shows_undecodable_records(
     assert data["failed"] == 1
     assert await asyncio.to_thread(main, [*store, "info"]) == 0
     assert "host:2" in capsys.readouterr().out
+
+
+async def test_taskcore_failed_lists_and_removes_an_undecodable_record(
+    backend: Backend, storage_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poison = "{" * 5_000 + "not a failure"
+    await backend.push_failure(poison)
+    store = ["--url", storage_url, "--namespace", backend.namespace]
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, [*store, "failed", "list", "--json"]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert shown["malformed_record"] == poison
+    assert await asyncio.to_thread(main, [*store, "failed", "list"]) == 0
+    assert "unreadable failure record" in capsys.readouterr().out
+    assert await asyncio.to_thread(main, [*store, "failed", "retry", "--all"]) == 0
+    assert "cannot be retried" in capsys.readouterr().out
+    assert await backend.failure_count() == 1
+    assert await asyncio.to_thread(main, [*store, "failed", "remove", "0"]) == 0
+    assert await backend.failure_count() == 0

@@ -39,6 +39,7 @@ from taskcore.app import App
 from taskcore.arguments import MAX_SECONDS
 from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
+from taskcore.malformed import MalformedFailure
 from taskcore.ops.logformat import ElapsedFormatter, configure_logging
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.registry import TaskRegistry
@@ -231,7 +232,11 @@ async def cmd_failed(args: argparse.Namespace) -> int:
             raise ConfigError(f"no failure at index {bad[0]} (there are {len(failures)})")
         done = 0
         for i in chosen:
-            if args.action == "retry":
+            if args.action == "retry" and isinstance(failures[i], MalformedFailure):
+                _print(
+                    f"[{i}] is not a readable failure record: it cannot be retried, only removed"
+                )
+            elif args.action == "retry":
                 done += int(await app.queue.retry_and_remove_failed(failures[i]))
             else:
                 done += await app.queue.remove_failed(failures[i])
@@ -242,13 +247,26 @@ async def cmd_failed(args: argparse.Namespace) -> int:
         await app.stop()
 
 
+def _failure_json(failure: codec.Failure) -> Any:
+    """A failure as JSON for ``failed list --json``: the stored record parsed, or, for a record
+    that cannot be decoded, ``{"malformed_record": <its text>, "reason": ...}`` (bytes that are
+    not UTF-8 appear as ``\\udcXX`` escapes, losslessly)."""
+    if isinstance(failure, MalformedFailure):
+        return {"malformed_record": failure.raw, "reason": failure.reason}
+    return json.loads(failure.raw)
+
+
 def _print_failures(failures: Sequence[codec.Failure], as_json: bool) -> None:
     if as_json:
-        _print(json.dumps([json.loads(f.raw) for f in failures], indent=2))
+        _print(json.dumps([_failure_json(f) for f in failures], indent=2))
         return
     if not failures:
         _print("no failed jobs")
     for i, f in enumerate(failures):
+        if isinstance(f, MalformedFailure):
+            _print(f"[{i}] unreadable failure record: {f.raw[:120]!r}")
+            _print(f"     {f.reason}")
+            continue
         cls = f.payload.get("class", "?")
         args = codec.dumps(f.payload.get("args", []))
         _print(f"[{i}] {f.failed_at}  {f.queue}  {cls}({args})")
