@@ -84,10 +84,10 @@ class PostgresRawWriter(RawWriter):
         await self._execute(
             """
             WITH w AS (
-                INSERT INTO {s}.tc_workers (ns, member, name, queues, registered, started,
-                                            job_queue, job_payload, job_run_at)
-                VALUES ($1, $2, $3, $4, true, $5, $6, $7, $8)
-                ON CONFLICT (ns, member) DO UPDATE SET registered = true,
+                INSERT INTO {s}.tc_workers (ns, member_key, member, name, queues, registered,
+                                            started, job_queue, job_payload, job_run_at)
+                VALUES ($1, sha256(convert_to($2, 'UTF8')), $2, $3, $4, true, $5, $6, $7, $8)
+                ON CONFLICT (ns, member_key) DO UPDATE SET registered = true,
                     job_queue = EXCLUDED.job_queue, job_payload = EXCLUDED.job_payload,
                     job_run_at = EXCLUDED.job_run_at)
             INSERT INTO {s}.tc_pings (ns, name, queues, time) VALUES ($1, $3, $9, $5)

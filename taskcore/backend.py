@@ -342,6 +342,18 @@ class Backend(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def push_many(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """Append each ``(queue, payload)`` of ``jobs`` to the tail of its queue, in the order
+        given, as one atomic step and one round trip: every job is written or none is.
+
+        Jobs bound for one queue keep their relative order and follow whatever it held;
+        every queue named becomes known and its watchers are woken, as by :meth:`push`. A
+        job the storage cannot hold (see ``Capabilities.binary_payloads``), or a queue it
+        cannot write, fails the whole batch with nothing written. An empty batch writes
+        nothing.
+        """
+
+    @abc.abstractmethod
     async def reserve(
         self, queues: Sequence[str], worker: WorkerId, now: float
     ) -> Reservation | None:
@@ -435,6 +447,18 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def delayed_timestamps(self) -> list[int]:
         """Every timestamp that holds at least one delayed job, ascending (numeric order)."""
+
+    @abc.abstractmethod
+    async def delayed_timestamps_page(self, after: int | None, limit: int) -> list[int]:
+        """Up to ``limit`` timestamps holding delayed jobs, ascending, each greater than
+        ``after`` (from the first when None): a cursor page whose cost follows ``limit``, not
+        the size of the delayed set. Page on by passing the last timestamp returned."""
+
+    @abc.abstractmethod
+    async def delayed_page(self, after: int | None, limit: int) -> list[tuple[int, list[str]]]:
+        """Up to ``limit`` timestamps after ``after`` (as :meth:`delayed_timestamps_page`),
+        each with its payloads in scheduling order, read in one atomic step and one round trip.
+        A timestamp left with no jobs is not listed."""
 
     @abc.abstractmethod
     async def delayed_at(self, timestamp: int) -> list[str]:
@@ -547,6 +571,14 @@ class Backend(abc.ABC):
         ``failure_for(job)`` with ``failed`` incremented, so no job is lost. Returns those jobs
         (empty when the worker was idle or unknown; no counter moves then).
         """
+
+    async def registered_worker_pings(self) -> list[WorkerPing]:
+        """The heartbeat of every registered worker that has one, sorted by name: read through
+        the registrations, so the cost follows the number of workers, never the size of
+        storage (the scheduler calls it on every poll). Unregistered heartbeats are left out;
+        :meth:`worker_pings` lists those too. The default filters :meth:`worker_pings`."""
+        names = {w.name for w in await self.list_workers()}
+        return [p for p in await self.worker_pings() if p.name in names]
 
     async def stale_workers(self, now: float, max_age: float) -> list[WorkerPing]:
         """Heartbeats older than ``max_age`` seconds at ``now``

@@ -21,9 +21,10 @@ may be overridden, and internal calls go through the public methods.
 from __future__ import annotations
 
 import logging
+import math
 import socket
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,9 @@ FORCE_CLEAN_MARKER = "queue#forceCleanWorker"
 """``backtrace[1]`` of a force-clean failure; :meth:`Queue.retry_stuck_jobs` looks for it."""
 
 _PAGE = 100
+
+_DELAYED_BATCH = 1000
+"""Timestamps read per round trip by :meth:`Queue.all_delayed`."""
 
 logger = logging.getLogger("taskcore.queue")
 
@@ -136,6 +140,32 @@ class Queue:
     async def enqueue_front(self, queue: str, func: str, args: Any = None) -> bool:
         """As :meth:`enqueue`, but the job goes to the head of ``queue`` (worked next)."""
         return await self._enqueue(queue, func, args, front=True)
+
+    async def enqueue_many(self, jobs: Iterable[tuple[str, str, Any]]) -> list[bool]:
+        """Enqueue each ``(queue, func, args)`` at the tail of its queue, in the order given,
+        with one storage round trip for the whole batch; returns one bool per job.
+
+        Every job is encoded first: :class:`~taskcore.errors.InvalidArgument` for any bad one,
+        with nothing written and no hook run. Then each job's ``before_enqueue`` hooks run, in
+        order; a job they block is left out (False at its index). The rest are written by one
+        atomic :meth:`~taskcore.backend.Backend.push_many`: all of them or, when it raises,
+        none. Then each written job's ``after_enqueue`` hooks run, in order.
+        """
+        batch: list[tuple[str, str, HookContext | None]] = []
+        for queue, func, args in jobs:
+            arrayed = codec.arrayify(args)
+            payload = codec.encode_job(func, queue, arrayed)
+            batch.append((queue, payload, self._context(queue, func, arrayed)))
+        written = [
+            context is None or await run_hooks("before_enqueue", context) for _, _, context in batch
+        ]
+        await self.backend.push_many(
+            [(queue, payload) for (queue, payload, _), ok in zip(batch, written, strict=True) if ok]
+        )
+        for (_, _, context), ok in zip(batch, written, strict=True):
+            if ok and context is not None:
+                await run_hooks("after_enqueue", context)
+        return written
 
     async def enqueue_at(
         self,
@@ -264,6 +294,27 @@ class Queue:
         """The **seconds** at which the job is scheduled, ascending (empty if none)."""
         return await self.backend.scheduled_at(codec.encode_job(func, queue, args))
 
+    async def timestamps_page(self, after: float | None = None, limit: int = 100) -> list[int]:
+        """Up to ``limit`` timestamps holding delayed jobs, in **milliseconds**, ascending,
+        each later than ``after`` (ms; None: from the first). Page on by passing the last
+        one returned: the cost of a page follows ``limit``, not the number of delayed jobs."""
+        return [
+            ts * 1000
+            for ts in await self.backend.delayed_timestamps_page(
+                _after_seconds(after), _page_limit(limit)
+            )
+        ]
+
+    async def delayed_page(
+        self, after: float | None = None, limit: int = 100
+    ) -> dict[int, list[codec.Job]]:
+        """The delayed jobs of up to ``limit`` timestamps later than ``after`` (ms; None: from
+        the first), by timestamp in **milliseconds**, ascending, scheduling order kept; one
+        atomic read whose cost follows the page, not the number of delayed jobs. A payload
+        that is not a resque job is a :class:`~taskcore.malformed.MalformedJob`."""
+        page = await self.backend.delayed_page(_after_seconds(after), _page_limit(limit))
+        return {ts * 1000: [read_job(p) for p in payloads] for ts, payloads in page}
+
     async def timestamps(self) -> list[int]:
         """Every timestamp holding delayed jobs, in **milliseconds**, ascending numerically
         (node-resque sorts them as strings)."""
@@ -288,16 +339,19 @@ class Queue:
     async def all_delayed(self) -> dict[int, list[codec.Job]]:
         """Every delayed job by timestamp in **milliseconds**, ascending, scheduling order kept.
 
-        Not one atomic snapshot: a timestamp promoted while this runs may read as empty and is
-        then left out. A payload that is not a resque job is a
-        :class:`~taskcore.malformed.MalformedJob`.
+        Read in pages of 1,000 timestamps (:meth:`delayed_page`), one round trip each: not one
+        atomic snapshot, so a timestamp promoted while this runs may be left out. A payload
+        that is not a resque job is a :class:`~taskcore.malformed.MalformedJob`.
         """
         result: dict[int, list[codec.Job]] = {}
-        for ts in await self.backend.delayed_timestamps():
-            jobs = [read_job(p) for p in await self.backend.delayed_at(ts)]
-            if jobs:
-                result[ts * 1000] = jobs
-        return result
+        after: int | None = None
+        while True:
+            page = await self.backend.delayed_page(after, _DELAYED_BATCH)
+            for ts, payloads in page:
+                result[ts * 1000] = [read_job(p) for p in payloads]
+            if len(page) < _DELAYED_BATCH:
+                return result
+            after = page[-1][0]
 
     # ------------------------------------------------------------------ locks
 
@@ -480,24 +534,41 @@ class Queue:
                     failure = codec.decode_failure(raw)
                 except MalformedPayload:
                     continue
-                trace = failure.backtrace or []
-                if len(trace) < 2 or trace[1] != FORCE_CLEAN_MARKER:
-                    continue
-                try:
-                    if await self.retry_and_remove_failed(failure):
-                        retried += 1
-                        # the list shifted left by one under our window
-                        start -= 1
-                except (JobNotFound, MalformedPayload, InvalidArgument):
-                    continue
-                except BackendUnavailable:
-                    raise
-                except Exception as exc:
-                    logger.error("could not retry stuck job %.200r: %s", failure.raw, exc)
-                    continue
+                if await self._retry_stuck(failure):
+                    retried += 1
+                    # the list shifted left by one under our window
+                    start -= 1
             if len(page) < size:
                 break
         return retried
+
+    async def retry_stuck(self, failures: Iterable[codec.Failure]) -> int:
+        """Retry these failures, as :meth:`force_clean_worker` returned them, without reading
+        the failed list: the cost follows ``len(failures)``, not the list's length (the
+        scheduler's ``retry_stuck_jobs`` path). Only force-clean records are retried, each as
+        :meth:`retry_stuck_jobs` does (one that is blocked, malformed, gone or failing is left
+        alone); returns how many were re-enqueued."""
+        retried = 0
+        for failure in failures:
+            if await self._retry_stuck(failure):
+                retried += 1
+        return retried
+
+    async def _retry_stuck(self, failure: codec.Failure) -> bool:
+        """Retry one force-clean failure; False when it is not one or could not be retried
+        (only storage being unreachable raises)."""
+        trace = failure.backtrace or []
+        if len(trace) < 2 or trace[1] != FORCE_CLEAN_MARKER:
+            return False
+        try:
+            return await self.retry_and_remove_failed(failure)
+        except (JobNotFound, MalformedPayload, InvalidArgument):
+            return False
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            logger.error("could not retry stuck job %.200r: %s", failure.raw, exc)
+            return False
 
     # ------------------------------------------------------------------ overview
 
@@ -518,6 +589,20 @@ class Queue:
             "stats": await self.stats(),
             "leader": await self.leader(),
         }
+
+
+def _after_seconds(after_ms: float | None) -> int | None:
+    """A page cursor in ms as the whole second after which the next page starts."""
+    if after_ms is None:
+        return None
+    return math.floor(check_timestamp_ms(after_ms, "after") / 1000)
+
+
+def _page_limit(limit: Any) -> int:
+    """A page size: an int >= 1."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidArgument(f"limit: expected an int >= 1 (a page size), got {limit!r}")
+    return limit
 
 
 def _parse_date(text: str) -> float | None:

@@ -115,6 +115,8 @@ class Scheduler(EventEmitter):
         self._down = False  # the last poll could not reach storage
         self._back_at: float | None = None  # when storage answered again after an outage
         self._skewed: set[str] = set()  # workers reported as clock_skew, until back in range
+        self._swept_at: float | None = None  # when every heartbeat was last read
+        self._cleaned: list[codec.Failure] = []  # what the last stuck-worker pass failed
 
     @property
     def running(self) -> bool:
@@ -184,7 +186,9 @@ class Scheduler(EventEmitter):
 
     async def poll(self) -> bool:
         """One cycle: elect, then (as leader) promote every due job, clean stuck workers and
-        (with ``retry_stuck_jobs``) retry their jobs.
+        (with ``retry_stuck_jobs``) retry the jobs this pass failed (:meth:`Queue.retry_stuck`:
+        the failed list is never scanned, so a poll costs the same with 100k failures; a
+        force-clean failure recorded otherwise is retried by :meth:`Queue.retry_stuck_jobs`).
 
         Returns whether this scheduler is the leader. A failure of the election, or storage
         being unreachable at any step, propagates (the running loop emits it as ``error``,
@@ -216,9 +220,10 @@ class Scheduler(EventEmitter):
         self.emit("poll")
         await self._step("promote delayed jobs", self.promote_due())
         if self.stuck_worker_timeout is not None:
+            self._cleaned = []
             await self._step("clean stuck workers", self.clean_stuck_workers())
             if self.retry_stuck_jobs:
-                await self._step("retry stuck jobs", self.queue.retry_stuck_jobs())
+                await self._step("retry stuck jobs", self.queue.retry_stuck(self._cleaned))
         return True
 
     async def _step(self, what: str, step: Awaitable[object]) -> None:
@@ -263,7 +268,7 @@ class Scheduler(EventEmitter):
             return []
         now = self.clock.now()
         cleaned: list[str] = []
-        for ping in self._stale(now, await self.backend.worker_pings()):
+        for ping in self._stale(now, await self._pings(now)):
             try:
                 failures = await self.queue.force_clean_worker(ping.name)
             except BackendUnavailable:
@@ -278,9 +283,22 @@ class Scheduler(EventEmitter):
                 self.emit("error", exc)
                 continue
             age = codec.js_round(now) - ping.time
+            self._cleaned.extend(failures)
             self.emit("clean_stuck_worker", ping.name, failures, age)
             cleaned.append(ping.name)
         return cleaned
+
+    async def _pings(self, now: float) -> list[WorkerPing]:
+        """The heartbeats to judge: the registered workers' on most polls (read through the
+        registrations: flat in the size of storage), every heartbeat on record (a keyspace
+        scan on Redis, finding pings left by unregistered workers) on the first pass and then
+        once per ``stuck_worker_timeout``, so such leftovers are still cleaned in time."""
+        assert self.stuck_worker_timeout is not None
+        if self._swept_at is None or now - self._swept_at >= self.stuck_worker_timeout:
+            pings = await self.backend.worker_pings()
+            self._swept_at = now
+            return pings
+        return await self.backend.registered_worker_pings()
 
     def _stale(self, now: float, pings: list[WorkerPing]) -> list[WorkerPing]:
         """The pings older than ``stuck_worker_timeout`` at ``now``; reports future-dated ones."""

@@ -16,6 +16,7 @@ from conformance_tests import servers
 from taskcore.backend import CurrentJob, WorkerId
 from taskcore.errors import ConfigError
 from taskcore_postgres import PostgresBackend
+from taskcore_postgres.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.postgres
 
@@ -146,7 +147,7 @@ async def test_concurrent_opens_create_a_new_schema_exactly_once(dsn: str) -> No
             versions = await conn.fetch(f'SELECT version FROM "{schema}".tc_schema_version')
         finally:
             await conn.close()
-        assert [r["version"] for r in versions] == [1]
+        assert [r["version"] for r in versions] == [SCHEMA_VERSION]
     finally:
         await asyncio.gather(*(b.aclose() for b in backends))
         conn = await asyncpg.connect(dsn)

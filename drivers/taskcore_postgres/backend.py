@@ -89,6 +89,11 @@ def _digest(payload: str) -> bytes:
     return hashlib.sha256(payload.encode()).digest()
 
 
+def _member_key(worker: WorkerId) -> bytes:
+    """The workers table's key for ``worker``: sha256 of its member's UTF-8 bytes."""
+    return hashlib.sha256(worker.member.encode()).digest()
+
+
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
@@ -447,6 +452,18 @@ class PostgresBackend(Backend):
         else:
             await self._execute(self._sql.PUSH_TAIL, queue, payload, self.channel)
 
+    async def push_many(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """One INSERT .. SELECT FROM unnest(..) WITH ORDINALITY: ids in the batch's order,
+        every queue recorded, one NOTIFY per queue. Every job is checked first, so text
+        PostgreSQL cannot store fails the batch with nothing written."""
+        if not jobs:
+            return
+        for queue, payload in jobs:
+            check_storable(queue=queue, payload=payload)
+        queues = [queue for queue, _ in jobs]
+        payloads = [payload for _, payload in jobs]
+        await self._execute(self._sql.PUSH_MANY, queues, payloads, self.channel)
+
     async def _reserve(
         self,
         queues: Sequence[str],
@@ -465,13 +482,15 @@ class PostgresBackend(Backend):
             js_date(now),
             js_round(now),
             worker.queues_str,
+            _member_key(worker),
+            list(queues),
         ]
         if finished is not None:
             deltas = finished.stat_deltas(worker.name)
             base += [list(deltas), finished.failure_record]
         for _ in range(_RESERVE_ATTEMPTS):
-            sql = self._sql.reserve(len(queues), complete_first=finished is not None)
-            row = await self._fetchrow(sql, *base, *queues)
+            sql = self._sql.RESERVE if finished is None else self._sql.COMPLETE_AND_RESERVE
+            row = await self._fetchrow(sql, *base)
             if row is None:  # pragma: no cover - the statement always returns one row
                 return None
             if row[1] is not None:
@@ -480,7 +499,7 @@ class PostgresBackend(Backend):
                 return None
             if finished is not None:
                 # The outcome is recorded; further attempts are plain reserves.
-                base, finished = base[:6], None
+                base, finished = base[:8], None
         return None
 
     async def reserve(
@@ -492,7 +511,9 @@ class PostgresBackend(Backend):
 
     async def complete(self, worker: WorkerId, outcome: Outcome) -> None:
         deltas = outcome.stat_deltas(worker.name)
-        await self._execute(self._sql.COMPLETE, worker.member, list(deltas), outcome.failure_record)
+        await self._execute(
+            self._sql.COMPLETE, _member_key(worker), list(deltas), outcome.failure_record
+        )
 
     async def complete_and_reserve(
         self, worker: WorkerId, outcome: Outcome, queues: Sequence[str], now: float
@@ -569,6 +590,22 @@ class PostgresBackend(Backend):
     async def delayed_timestamps(self) -> list[int]:
         return [int(r[0]) for r in await self._fetch(self._sql.DELAYED_TIMESTAMPS)]
 
+    async def delayed_timestamps_page(self, after: int | None, limit: int) -> list[int]:
+        """A loose index scan: one probe per second returned (:data:`Queries.DELAYED_PAGE`)."""
+        if limit <= 0:
+            return []
+        rows = await self._fetch(self._sql.DELAYED_TIMESTAMPS_PAGE, after, int(limit))
+        return [int(r[0]) for r in rows]
+
+    async def delayed_page(self, after: int | None, limit: int) -> list[tuple[int, list[str]]]:
+        """One statement, one snapshot: the page's seconds and their payloads."""
+        if limit <= 0:
+            return []
+        page: dict[int, list[str]] = {}
+        for ts, payload in await self._fetch(self._sql.DELAYED_PAGE, after, int(limit)):
+            page.setdefault(int(ts), []).append(payload)
+        return list(page.items())
+
     async def delayed_at(self, timestamp: int) -> list[str]:
         return [r[0] for r in await self._fetch(self._sql.DELAYED_AT, int(timestamp))]
 
@@ -629,6 +666,7 @@ class PostgresBackend(Backend):
             list(worker.queues),
             js_round(now),
             worker.queues_str,
+            _member_key(worker),
         )
 
     async def ping_worker(self, worker: WorkerId, now: float) -> None:
@@ -639,7 +677,7 @@ class PostgresBackend(Backend):
         return [WorkerId(r[0], tuple(r[1])) for r in rows]
 
     async def worker_started(self, worker: WorkerId) -> int | None:
-        value = await self._fetchval(self._sql.WORKER_STARTED, worker.member)
+        value = await self._fetchval(self._sql.WORKER_STARTED, _member_key(worker))
         return None if value is None else int(value)
 
     @staticmethod
@@ -648,7 +686,7 @@ class PostgresBackend(Backend):
         return CurrentJob(worker, queue, payload, run_at, raw)
 
     async def current_job(self, worker: WorkerId) -> CurrentJob | None:
-        row = await self._fetchrow(self._sql.CURRENT_JOB, worker.member)
+        row = await self._fetchrow(self._sql.CURRENT_JOB, _member_key(worker))
         if row is None:
             return None
         return self._current(worker, row[0], row[1], row[2])
@@ -666,6 +704,11 @@ class PostgresBackend(Backend):
         rows = await self._fetch(self._sql.WORKER_PINGS)
         return [WorkerPing(r[0], r[1], int(r[2])) for r in rows]
 
+    async def registered_worker_pings(self) -> list[WorkerPing]:
+        """One query: pings whose name has a registered row (the workers' name index)."""
+        rows = await self._fetch(self._sql.REGISTERED_PINGS)
+        return [WorkerPing(r[0], r[1], int(r[2])) for r in rows]
+
     async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
         """One transaction: lock the worker's rows, build each orphaned job's failure record
         with ``failure_for``, then delete those rows and every other trace and append the
@@ -675,11 +718,11 @@ class PostgresBackend(Backend):
         async def clean(conn: asyncpg.Connection) -> list[CurrentJob]:
             async with conn.transaction():
                 jobs: list[CurrentJob] = []
-                members: list[str] = []
-                for member, wname, queues, queue, payload, run_at in await conn.fetch(
+                members: list[bytes] = []
+                for key, wname, queues, queue, payload, run_at in await conn.fetch(
                     self._sql.CLEAN_WORKER_LOCK, self.namespace, name
                 ):
-                    members.append(member)
+                    members.append(key)
                     if payload is not None:
                         worker = WorkerId(wname, tuple(queues))
                         jobs.append(self._current(worker, queue, payload, run_at))

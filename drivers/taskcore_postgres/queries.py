@@ -51,6 +51,17 @@ class Queries:
                      VALUES ($1, $2, -nextval($5::text::regclass), $3))
         SELECT pg_notify($4, $2)"""
 
+    # $2 queues, $3 payloads (same length, in order), $4 notify channel. Ids are drawn in
+    # the order given, so each queue keeps the batch's order; one NOTIFY per distinct queue.
+    PUSH_MANY = """
+        WITH batch AS (SELECT q, p, n FROM unnest($2::text[], $3::text[]) WITH ORDINALITY
+                                            AS b (q, p, n)),
+             known AS (INSERT INTO {s}.tc_queues (ns, name) SELECT DISTINCT $1, q FROM batch
+                       ON CONFLICT DO NOTHING),
+             jobs AS (INSERT INTO {s}.tc_jobs (ns, queue, payload)
+                      SELECT $1, q, p FROM batch ORDER BY n)
+        SELECT count(pg_notify($4, q)) FROM (SELECT DISTINCT q FROM batch) AS woken"""
+
     QUEUE_LENGTH = "SELECT count(*) FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2"
 
     # $2 queue, $3 offset, $4 limit (NULL = to the end)
@@ -99,13 +110,13 @@ class Queries:
         SELECT count(*) FROM gone"""
 
     # ------------------------------------------------------------------ worker cycle
-    # The reserve statements are generated per number of queues: see Queries.reserve().
+    # RESERVE and COMPLETE_AND_RESERVE are rendered per schema: see _reserve_statement().
 
-    # $2 member, $3 counter names to bump by 1, $4 failure record or NULL
+    # $2 member key, $3 counter names to bump by 1, $4 failure record or NULL
     COMPLETE = f"""
         WITH cur AS (UPDATE {{s}}.tc_workers
                      SET job_queue = NULL, job_payload = NULL, job_run_at = NULL
-                     WHERE ns = $1 AND member = $2),
+                     WHERE ns = $1 AND member_key = $2),
              failed AS (INSERT INTO {{s}}.tc_failures (ns, body)
                         SELECT $1, $4::text WHERE $4::text IS NOT NULL),
              counted AS (INSERT INTO {{s}}.tc_counters AS c (ns, name, shard, value)
@@ -138,6 +149,34 @@ class Queries:
         SELECT due.ts, due.queue, due.payload FROM due CROSS JOIN woken ORDER BY due.ts, due.id"""
 
     DELAYED_TIMESTAMPS = "SELECT DISTINCT ts FROM {s}.tc_delayed WHERE ns = $1 ORDER BY ts"
+
+    # $2 exclusive lower bound (NULL: from the first), $3 limit. A loose index scan over
+    # (ns, ts, id): one index probe per distinct second returned, however many jobs each holds.
+    DELAYED_TIMESTAMPS_PAGE = """
+        WITH RECURSIVE page (ts, n) AS (
+            (SELECT ts, 1 FROM {s}.tc_delayed
+             WHERE ns = $1 AND ts > coalesce($2::bigint, -9223372036854775808)
+             ORDER BY ts LIMIT 1)
+            UNION ALL
+            SELECT nxt.ts, page.n + 1 FROM page CROSS JOIN LATERAL (
+                SELECT ts FROM {s}.tc_delayed WHERE ns = $1 AND ts > page.ts
+                ORDER BY ts LIMIT 1) AS nxt
+            WHERE page.n < $3)
+        SELECT ts FROM page ORDER BY ts"""
+
+    # As DELAYED_TIMESTAMPS_PAGE, with each second's payloads in scheduling order.
+    DELAYED_PAGE = """
+        WITH RECURSIVE page (ts, n) AS (
+            (SELECT ts, 1 FROM {s}.tc_delayed
+             WHERE ns = $1 AND ts > coalesce($2::bigint, -9223372036854775808)
+             ORDER BY ts LIMIT 1)
+            UNION ALL
+            SELECT nxt.ts, page.n + 1 FROM page CROSS JOIN LATERAL (
+                SELECT ts FROM {s}.tc_delayed WHERE ns = $1 AND ts > page.ts
+                ORDER BY ts LIMIT 1) AS nxt
+            WHERE page.n < $3)
+        SELECT d.ts, d.payload FROM page
+        JOIN {s}.tc_delayed AS d ON d.ns = $1 AND d.ts = page.ts ORDER BY d.ts, d.id"""
 
     DELAYED_AT = "SELECT payload FROM {s}.tc_delayed WHERE ns = $1 AND ts = $2 ORDER BY id"
 
@@ -215,11 +254,13 @@ class Queries:
 
     # ------------------------------------------------------------------ workers
 
-    # $2 member, $3 name, $4 queues[], $5 time (whole seconds), $6 queues joined with ","
+    # $2 member, $3 name, $4 queues[], $5 time (whole seconds), $6 queues joined with ",",
+    # $7 member key (sha256 of the member)
     REGISTER_WORKER = """
-        WITH w AS (INSERT INTO {s}.tc_workers (ns, member, name, queues, registered, started)
-                   VALUES ($1, $2, $3, $4, true, $5)
-                   ON CONFLICT (ns, member) DO UPDATE
+        WITH w AS (INSERT INTO {s}.tc_workers
+                       (ns, member_key, member, name, queues, registered, started)
+                   VALUES ($1, $7, $2, $3, $4, true, $5)
+                   ON CONFLICT (ns, member_key) DO UPDATE
                    SET registered = true, started = EXCLUDED.started, queues = EXCLUDED.queues)
         INSERT INTO {s}.tc_pings (ns, name, queues, time) VALUES ($1, $3, $6, $5)
         ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time"""
@@ -233,12 +274,14 @@ class Queries:
         SELECT name, queues FROM {s}.tc_workers WHERE ns = $1 AND registered
         ORDER BY member COLLATE "C" """
 
+    # $2 member key
     WORKER_STARTED = """
-        SELECT started FROM {s}.tc_workers WHERE ns = $1 AND member = $2 AND registered"""
+        SELECT started FROM {s}.tc_workers WHERE ns = $1 AND member_key = $2 AND registered"""
 
+    # $2 member key
     CURRENT_JOB = """
         SELECT job_queue, job_payload, job_run_at FROM {s}.tc_workers
-        WHERE ns = $1 AND member = $2 AND job_payload IS NOT NULL"""
+        WHERE ns = $1 AND member_key = $2 AND job_payload IS NOT NULL"""
 
     CURRENT_JOBS = """
         SELECT name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
@@ -247,18 +290,24 @@ class Queries:
     WORKER_PINGS = """
         SELECT name, queues, time FROM {s}.tc_pings WHERE ns = $1 ORDER BY name COLLATE "C" """
 
+    REGISTERED_PINGS = """
+        SELECT p.name, p.queues, p.time FROM {s}.tc_pings AS p
+        WHERE p.ns = $1 AND EXISTS (SELECT 1 FROM {s}.tc_workers AS w
+                                    WHERE w.ns = $1 AND w.name = p.name AND w.registered)
+        ORDER BY p.name COLLATE "C" """
+
     # Step 1 of clean_worker (inside its transaction): $2 name; lock the worker's rows.
     CLEAN_WORKER_LOCK = """
-        SELECT member, name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
+        SELECT member_key, name, queues, job_queue, job_payload, job_run_at FROM {s}.tc_workers
         WHERE ns = $1 AND name = $2 ORDER BY member COLLATE "C" FOR UPDATE"""
 
-    # Step 2: $2 name, $3 failure records (in order), $4 the members step 1 locked. Deletes
-    # every trace, appends failures. Worker rows go by locked member, not by name: a row a
-    # same-named worker's reserve committed after step 1 holds a job nobody recorded a failure
-    # for, and deleting it would lose that job.
+    # Step 2: $2 name, $3 failure records (in order), $4 the member keys step 1 locked.
+    # Deletes every trace, appends failures. Worker rows go by locked member, not by name: a
+    # row a same-named worker's reserve committed after step 1 holds a job nobody recorded a
+    # failure for, and deleting it would lose that job.
     CLEAN_WORKER_APPLY = f"""
         WITH workers AS (DELETE FROM {{s}}.tc_workers
-                         WHERE ns = $1 AND member = ANY($4::text[])),
+                         WHERE ns = $1 AND member_key = ANY($4::bytea[])),
              pings AS (DELETE FROM {{s}}.tc_pings WHERE ns = $1 AND name = $2),
              own AS (DELETE FROM {{s}}.tc_counters
                      WHERE ns = $1 AND name IN ('processed:' || $2, 'failed:' || $2)),
@@ -335,6 +384,8 @@ class Queries:
             "QUEUE_RANGE",
             "LIST_QUEUES",
             "DELAYED_TIMESTAMPS",
+            "DELAYED_TIMESTAMPS_PAGE",
+            "DELAYED_PAGE",
             "DELAYED_AT",
             "SCHEDULED_AT",
             "GET_LOCK",
@@ -345,6 +396,7 @@ class Queries:
             "CURRENT_JOB",
             "CURRENT_JOBS",
             "WORKER_PINGS",
+            "REGISTERED_PINGS",
             "STATS",
             "FAILURE_COUNT",
             "FAILURES_SLICE",
@@ -364,92 +416,86 @@ class Queries:
                 setattr(self, name, rendered)
                 if name in self.READ_ONLY:
                     self.reads.add(rendered)
-        self._reserve: dict[tuple[int, bool], str] = {}
+        self.RESERVE = _reserve_statement(quoted_schema, complete_first=False)
+        self.COMPLETE_AND_RESERVE = _reserve_statement(quoted_schema, complete_first=True)
 
-    def reserve(self, queue_count: int, *, complete_first: bool) -> str:
-        """The reserve statement for ``queue_count`` queues, cached per (count, variant).
 
-        Parameters: ``$1`` namespace, ``$2`` member, ``$3`` worker name, ``$4`` worker queues
-        (text[]), ``$5`` run_at, ``$6`` now in whole seconds, ``$7`` the queues joined with
-        ``","``; with ``complete_first`` also ``$8`` counter names to bump and ``$9`` the
-        failure record (or NULL); then one parameter per queue, in priority order.
+def _reserve_statement(s: str, *, complete_first: bool) -> str:
+    """The reserve statement (``complete_first``: the complete-and-reserve one) for schema
+    ``s``. Its text, hence its plan, is the same whatever the number of queues.
 
-        One statement: per queue ``(SELECT .. ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)``
-        branches under ``UNION ALL .. LIMIT 1`` (branches after the first hit never run), the
-        DELETE .. RETURNING of the chosen job, and one upsert of the worker's row. A worker
-        whose row is missing or not registered (a scheduler cleaned it while it was alive, or
-        it never registered) is registered in the same statement, hit or miss: its row gets
-        ``registered``, ``started`` when it had none, and its ping is set to ``$6``; so
-        ``clean_worker`` and ``stale_workers`` see whatever it reserves. A registered worker's
-        empty reserve writes nothing. Rows: ``(queue, payload, NULL)`` for a reserved job,
-        otherwise one ``(NULL, NULL, retry)`` row where ``retry`` says jobs were visible but
-        all skipped or raced away, so an immediate second attempt may succeed.
-        """
-        key = (queue_count, complete_first)
-        cached = self._reserve.get(key)
-        if cached is not None:
-            return cached
-        s = self.schema
-        first = 10 if complete_first else 8
-        params = [f"${first + i}" for i in range(queue_count)]
-        branches = "\n              UNION ALL\n              ".join(
-            f"SELECT * FROM (SELECT queue, id FROM {s}.tc_jobs WHERE ns = $1 AND queue = {p} "
-            f"ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS q{i}"
-            for i, p in enumerate(params)
-        )
-        parts = [
-            "absent AS (SELECT NOT EXISTS (SELECT 1 FROM "
-            f"{s}.tc_workers WHERE ns = $1 AND member = $2 AND registered) AS yes)",
-            f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
-            "SELECT $1, $3, $7, $6 FROM absent WHERE absent.yes "
-            "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
-        ]
-        if complete_first:
-            parts.append(
-                f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
-                "SELECT $1, $9::text WHERE $9::text IS NOT NULL)"
-            )
-            parts.append(
-                f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
-                f"SELECT $1, n, {_SHARD}, 1 FROM unnest($8::text[]) AS n {_BUMP})"
-            )
-        parts.append(f"pick AS MATERIALIZED (\n              {branches}\n              LIMIT 1)")
+    Parameters: ``$1`` namespace, ``$2`` member, ``$3`` worker name, ``$4`` worker queues
+    (text[]), ``$5`` run_at, ``$6`` now in whole seconds, ``$7`` the worker's queues joined with
+    ``","``, ``$8`` the member key (sha256 of the member), ``$9`` the queues to reserve from
+    (text[], priority order); with ``complete_first`` also ``$10`` counter names to bump and
+    ``$11`` the failure record (or NULL).
+
+    One statement: the queue list is unnested in order and, per queue, a lateral
+    ``(SELECT .. ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)`` probes its head under
+    ``LIMIT 1`` (a nested loop in the array's order: queues after the first hit are never
+    probed), then the DELETE .. RETURNING of the chosen job and one upsert of the worker's row.
+    A worker whose row is missing or not registered (a scheduler cleaned it while it was alive,
+    or it never registered) is registered in the same statement, hit or miss: its row gets
+    ``registered``, ``started`` when it had none, and its ping is set to ``$6``; so
+    ``clean_worker`` and ``stale_workers`` see whatever it reserves. A registered worker's
+    empty reserve writes nothing. Rows: ``(queue, payload, NULL)`` for a reserved job,
+    otherwise one ``(NULL, NULL, retry)`` row where ``retry`` says jobs were visible but all
+    skipped or raced away, so an immediate second attempt may succeed.
+    """
+    parts = [
+        "absent AS (SELECT NOT EXISTS (SELECT 1 FROM "
+        f"{s}.tc_workers WHERE ns = $1 AND member_key = $8 AND registered) AS yes)",
+        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
+        "SELECT $1, $3, $7, $6 FROM absent WHERE absent.yes "
+        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
+    ]
+    if complete_first:
         parts.append(
-            f"job AS (DELETE FROM {s}.tc_jobs AS j USING pick "
-            "WHERE j.ns = $1 AND j.queue = pick.queue AND j.id = pick.id "
-            "RETURNING j.queue, j.payload)"
+            f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
+            "SELECT $1, $11::text WHERE $11::text IS NOT NULL)"
         )
-        # One upsert records the reserved job, clears the finished one (complete_first: a row
-        # cannot be updated twice in one statement) and registers a missing worker. On a miss
-        # (EXCLUDED.job_payload NULL) a plain reserve keeps whatever job the row holds.
-        if complete_first:
-            keep = "EXCLUDED.job_{col}"
-            needed = f"OR EXISTS (SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member = $2)"
-        else:
-            keep = (
-                "CASE WHEN EXCLUDED.job_payload IS NULL THEN w.job_{col} "
-                "ELSE EXCLUDED.job_{col} END"
-            )
-            needed = ""
-        sets = ", ".join(f"job_{c} = {keep.format(col=c)}" for c in ("queue", "payload", "run_at"))
         parts.append(
-            f"cur AS (INSERT INTO {s}.tc_workers AS w "
-            "(ns, member, name, queues, registered, started, job_queue, job_payload, job_run_at) "
-            "SELECT $1, $2, $3, $4::text[], true, $6::bigint, job.queue, job.payload, "
-            "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
-            "FROM absent LEFT JOIN job ON true "
-            f"WHERE job.queue IS NOT NULL OR absent.yes {needed}"
-            " ON CONFLICT (ns, member) DO UPDATE SET registered = true, "
-            f"started = coalesce(w.started, EXCLUDED.started), {sets})"
+            f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
+            f"SELECT $1, n, {_SHARD}, 1 FROM unnest($10::text[]) AS n {_BUMP})"
         )
-        sql = (
-            "WITH "
-            + ",\n     ".join(parts)
-            + "\nSELECT queue, payload, NULL::boolean AS retry FROM job"
-            + "\nUNION ALL"
-            + f"\nSELECT NULL, NULL, EXISTS (SELECT 1 FROM {s}.tc_jobs "
-            + f"WHERE ns = $1 AND queue IN ({', '.join(params)}))"
-            + "\nWHERE NOT EXISTS (SELECT 1 FROM job)"
-        )
-        self._reserve[key] = sql
-        return sql
+    parts.append(
+        "pick AS MATERIALIZED (SELECT h.queue, h.id "
+        "FROM unnest($9::text[]) WITH ORDINALITY AS q (name, pos) "
+        f"CROSS JOIN LATERAL (SELECT queue, id FROM {s}.tc_jobs "
+        "WHERE ns = $1 AND queue = q.name ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS h "
+        "LIMIT 1)"
+    )
+    parts.append(
+        f"job AS (DELETE FROM {s}.tc_jobs AS j USING pick "
+        "WHERE j.ns = $1 AND j.queue = pick.queue AND j.id = pick.id "
+        "RETURNING j.queue, j.payload)"
+    )
+    # One upsert records the reserved job, clears the finished one (complete_first: a row
+    # cannot be updated twice in one statement) and registers a missing worker. On a miss
+    # (EXCLUDED.job_payload NULL) a plain reserve keeps whatever job the row holds.
+    if complete_first:
+        keep = "EXCLUDED.job_{col}"
+        needed = f"OR EXISTS (SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member_key = $8)"
+    else:
+        keep = "CASE WHEN EXCLUDED.job_payload IS NULL THEN w.job_{col} ELSE EXCLUDED.job_{col} END"
+        needed = ""
+    sets = ", ".join(f"job_{c} = {keep.format(col=c)}" for c in ("queue", "payload", "run_at"))
+    parts.append(
+        f"cur AS (INSERT INTO {s}.tc_workers AS w (ns, member_key, member, name, queues, "
+        "registered, started, job_queue, job_payload, job_run_at) "
+        "SELECT $1, $8, $2, $3, $4::text[], true, $6::bigint, job.queue, job.payload, "
+        "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
+        "FROM absent LEFT JOIN job ON true "
+        f"WHERE job.queue IS NOT NULL OR absent.yes {needed}"
+        " ON CONFLICT (ns, member_key) DO UPDATE SET registered = true, "
+        f"started = coalesce(w.started, EXCLUDED.started), {sets})"
+    )
+    return (
+        "WITH "
+        + ",\n     ".join(parts)
+        + "\nSELECT queue, payload, NULL::boolean AS retry FROM job"
+        + "\nUNION ALL"
+        + f"\nSELECT NULL, NULL, EXISTS (SELECT 1 FROM {s}.tc_jobs "
+        + "WHERE ns = $1 AND queue = ANY($9::text[]))"
+        + "\nWHERE NOT EXISTS (SELECT 1 FROM job)"
+    )

@@ -36,9 +36,14 @@ __all__ = [
 DEFAULT_SCHEMA = "taskcore"
 """The PostgreSQL schema holding taskcore's tables unless ``schema=`` says otherwise."""
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The version :func:`ensure_schema` brings a schema to. Bump it with a new entry in
-``_MIGRATIONS`` whenever the tables change."""
+``_MIGRATIONS`` whenever the tables change (a new schema is created at this version directly).
+
+* 1: the first tables.
+* 2: ``tc_workers`` is keyed on ``member_key`` (sha256 of the member) instead of the member
+  itself, whose text (``name:q1,q2,...``) exceeds a B-tree entry's ~2.7 kB limit for a worker
+  of a few hundred queues."""
 
 # A constant first key for the two-key advisory lock; the second is hashtext(schema name).
 _ADVISORY_CLASS = 0x74630001
@@ -94,11 +99,14 @@ sa.Table(
 
 # Workers by member. ``registered`` is False for a row that exists only because a worker
 # reserved without registering (its current job must still be in storage). The current-job
-# columns are not indexed, so reserve/complete updates stay HOT.
+# columns are not indexed, so reserve/complete updates stay HOT. The key is ``member_key``,
+# sha256 of the member's UTF-8 bytes (computed by the driver): a B-tree cannot index the
+# member of a worker of thousands of queues; the member text stays readable beside it.
 sa.Table(
     "tc_workers",
     METADATA,
     _ns(),
+    sa.Column("member_key", sa.LargeBinary, nullable=False),
     sa.Column("member", sa.Text, nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("queues", postgresql.ARRAY(sa.Text), nullable=False),
@@ -107,7 +115,7 @@ sa.Table(
     sa.Column("job_queue", sa.Text),
     sa.Column("job_payload", sa.Text),
     sa.Column("job_run_at", sa.Text),
-    sa.PrimaryKeyConstraint("ns", "member", name="tc_workers_pkey"),
+    sa.PrimaryKeyConstraint("ns", "member_key", name="tc_workers_pkey"),
     sa.Index("tc_workers_name", "ns", "name"),
 )
 
@@ -207,7 +215,7 @@ def channel_for(schema: str, namespace: str) -> str:
 
 
 def _create_statements(schema: str) -> list[str]:
-    """DDL for version 1, compiled from :data:`METADATA` into ``schema``."""
+    """DDL for the current version, compiled from :data:`METADATA` into ``schema``."""
     target = sa.MetaData()
     statements = []
     for table in METADATA.sorted_tables:
@@ -226,8 +234,21 @@ def _create_statements(schema: str) -> list[str]:
     return statements
 
 
-# version -> DDL that brings the previous version to it.
-_MIGRATIONS: dict[int, Callable[[str], Sequence[str]]] = {1: _create_statements}
+def _key_workers_by_digest(schema: str) -> list[str]:
+    """Version 1 -> 2: ``tc_workers`` keyed on ``(ns, member_key)``, the member's sha256."""
+    table = f"{quote_ident(schema)}.tc_workers"
+    return [
+        f"ALTER TABLE {table} ADD COLUMN member_key bytea",
+        f"UPDATE {table} SET member_key = sha256(convert_to(member, 'UTF8'))",
+        f"ALTER TABLE {table} ALTER COLUMN member_key SET NOT NULL",
+        f"ALTER TABLE {table} DROP CONSTRAINT tc_workers_pkey",
+        f"ALTER TABLE {table} ADD CONSTRAINT tc_workers_pkey PRIMARY KEY (ns, member_key)",
+    ]
+
+
+# version -> DDL that brings the previous version to it. A missing schema is created at
+# SCHEMA_VERSION by _create_statements instead.
+_MIGRATIONS: dict[int, Callable[[str], Sequence[str]]] = {2: _key_workers_by_digest}
 
 
 # Catalog lookups read pg_class/pg_namespace with the statement's snapshot. to_regclass() and
@@ -276,10 +297,16 @@ async def ensure_schema(conn: asyncpg.Connection, schema: str) -> int:
             # Only when missing: CREATE SCHEMA checks the CREATE privilege on the database
             # even with IF NOT EXISTS, which a role confined to an existing schema lacks.
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        table = f"{quote_ident(schema)}.tc_schema_version"
+        if found == 0:
+            # A new schema is created at the current version in one step.
+            script = [*_create_statements(schema)]
+            script.append(f"INSERT INTO {table} (version) VALUES ({SCHEMA_VERSION:d})")
+            await conn.execute(";\n".join(script))
+            return found
         for version in range(found + 1, SCHEMA_VERSION + 1):
             # One simple-query round trip per migration: DDL has no parameters.
             script = [*_MIGRATIONS[version](schema)]
-            table = f"{quote_ident(schema)}.tc_schema_version"
             script.append(f"INSERT INTO {table} (version) VALUES ({version:d})")
             await conn.execute(";\n".join(script))
     return found

@@ -35,7 +35,7 @@ from taskcore.codec import dumps, encode_ping, js_date, js_round
 from taskcore.errors import ConfigError
 from taskcore.urls import check_url
 from taskcore_redis.errors import describe_server, translate_errors
-from taskcore_redis.keys import Keys
+from taskcore_redis.keys import Keys, glob_escape
 from taskcore_redis.lua import Scripts
 from taskcore_redis.records import read_current_job, read_integer, read_ping
 from taskcore_redis.wakeup import PushListener
@@ -140,6 +140,19 @@ class RedisBackend(Backend):
                 self._keys.pushed_channel,
                 await self._publish_command(),
             ],
+        )
+
+    @translate_errors
+    async def push_many(self, jobs: Sequence[tuple[str, str]]) -> None:
+        """RPUSH every job, SADD each queue once and PUBLISH once per queue: one script, after
+        checking every key's type, so a batch is written whole or not at all."""
+        if not jobs:
+            return
+        args: list[str] = [self._keys.pushed_channel, await self._publish_command()]
+        for queue, payload in jobs:
+            args += (queue, payload)
+        await self._scripts.push_many(
+            keys=[self._keys.queues, *(self._keys.queue(queue) for queue, _ in jobs)], args=args
         )
 
     async def _step(
@@ -302,6 +315,33 @@ class RedisBackend(Backend):
         )
         return [int(_text(ts)) for ts in stamps]
 
+    async def _delayed_page(self, after: int | None, limit: int, with_jobs: bool) -> list[Any]:
+        if limit <= 0:
+            return []
+        flat: list[Any] = await self._scripts.delayed_page(
+            keys=[self._keys.delayed_schedule],
+            args=[
+                self._keys.prefix,
+                "-inf" if after is None else f"({int(after)}",
+                int(limit),
+                "1" if with_jobs else "0",
+            ],
+        )
+        return flat
+
+    @translate_errors
+    async def delayed_timestamps_page(self, after: int | None, limit: int) -> list[int]:
+        """One script: ZRANGEBYSCORE from ``(after`` with LIMIT, skipping empty seconds."""
+        return [int(_text(ts)) for ts in await self._delayed_page(after, limit, False)]
+
+    @translate_errors
+    async def delayed_page(self, after: int | None, limit: int) -> list[tuple[int, list[str]]]:
+        """One script: the page's seconds and each one's LRANGE, at one instant."""
+        flat = await self._delayed_page(after, limit, True)
+        return [
+            (int(_text(flat[i])), [_text(p) for p in flat[i + 1]]) for i in range(0, len(flat), 2)
+        ]
+
     @translate_errors
     async def delayed_at(self, timestamp: int) -> list[str]:
         return [_text(p) for p in await self._client.lrange(self._keys.delayed(timestamp), 0, -1)]
@@ -450,6 +490,16 @@ class RedisBackend(Backend):
         return sorted(pings, key=lambda p: p.name)
 
     @translate_errors
+    async def registered_worker_pings(self) -> list[WorkerPing]:
+        """One script reads the workers set and each registered name's ping key: no keyspace
+        SCAN, so the cost follows the number of workers, not the number of keys."""
+        flat = await self._scripts.registered_pings(
+            keys=[self._keys.workers], args=[self._keys.prefix]
+        )
+        pings = [read_ping(_text(flat[i + 1]), _text(flat[i])) for i in range(0, len(flat), 2)]
+        return sorted(pings, key=lambda p: p.name)
+
+    @translate_errors
     async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
         """WATCH the workers set and the current-job keys, read, build each failure record in
         Python, then one MULTI removes every trace; retried when a watched key changes.
@@ -464,11 +514,7 @@ class RedisBackend(Backend):
             while True:
                 try:
                     await pipe.watch(keys.workers)
-                    members = sorted(
-                        m
-                        for m in map(_text, await pipe.smembers(keys.workers))
-                        if WorkerId.parse(m).name == name
-                    )
+                    members = sorted(await self._members_named(pipe, name))
                     current_keys = [keys.current_job(m) for m in members]
                     raws: list[Any] = []
                     if current_keys:
@@ -578,6 +624,24 @@ class RedisBackend(Backend):
             await self._client.unlink(*batch)
 
     # ------------------------------------------------------------------ helpers
+
+    async def _members_named(self, pipe: Any, name: str) -> set[str]:
+        """The workers-set members whose name is ``name``, by SSCAN MATCH ``<name>:*`` (and
+        the bare name): the server filters, so cleaning one worker never transfers or parses
+        the whole set. ``pipe`` is a pipeline in WATCH mode, so the reads are watched."""
+        found: set[str] = set()
+        pattern = glob_escape(name) + ":*"
+        cursor: int | str = 0
+        while True:
+            cursor, chunk = await pipe.sscan(
+                self._keys.workers, cursor, match=pattern, count=_SCAN_COUNT
+            )
+            found.update(m for m in map(_text, chunk) if WorkerId.parse(m).name == name)
+            if int(cursor) == 0:
+                break
+        if await pipe.sismember(self._keys.workers, name):
+            found.add(name)
+        return found
 
     async def _publish_command(self) -> str:
         """What the scripts publish a push with: ``"PUBLISH"`` here; a Redis Cluster backend

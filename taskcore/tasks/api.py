@@ -18,7 +18,7 @@ timestamps lie in 1970..9999, delays are >= 0, ``start``/``stop``/``count`` are 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,21 @@ class TaskAPI:
         """Enqueue task ``name`` now; False when a plugin or middleware blocked it."""
         task = self.registry.get(name)
         return await self.queue.enqueue(self._queue_for(task, queue), name, task.args(inputs))
+
+    async def enqueue_many(
+        self, jobs: Iterable[tuple[str, Inputs] | tuple[str, Inputs, str | None]]
+    ) -> list[bool]:
+        """Enqueue each ``(name, inputs)`` or ``(name, inputs, queue)`` now, in order, in one
+        storage round trip (:meth:`Queue.enqueue_many`); one bool per job, False where a plugin
+        or middleware blocked it. Every task is looked up and every input validated first:
+        one bad job raises with nothing written."""
+        batch: list[tuple[str, str, Any]] = []
+        for job in jobs:
+            name, inputs = job[0], job[1]
+            task = self.registry.get(name)
+            queue = job[2] if len(job) > 2 else None
+            batch.append((self._queue_for(task, queue), name, task.args(inputs)))
+        return await self.queue.enqueue_many(batch)
 
     async def enqueue_front(
         self, name: str, inputs: Inputs = None, queue: str | None = None
