@@ -4,15 +4,20 @@
 
     taskcore demo                          # everything in one process, on the in-memory driver
     taskcore run myapp.tasks:tasks         # workers + scheduler (APP: an App or a TaskRegistry)
+    taskcore run                           # the same, tasks discovered from tasks_paths
     taskcore worker myapp.tasks:tasks      # workers only
     taskcore scheduler myapp.tasks:tasks   # scheduler only
     taskcore info [--json]
     taskcore failed list|retry|remove [INDEX ...] [--all]
     taskcore enqueue NAME --app APP [--args JSON] [--queue Q] [--in SECONDS]   # a task
     taskcore enqueue CLASS --raw [--args JSON] [--queue Q] [--in SECONDS]      # a resque job
+    taskcore generate task NAME [--queue Q] [--frequency SECONDS | --cron EXPR] [--path DIR]
+    taskcore --version
 
-Storage comes from ``--url``/``--namespace``, ``--config FILE`` or ``TASKCORE_*`` variables
-(see :mod:`taskcore.config`). APP is ``module:attribute`` named by the operator on the command
+Storage comes from ``--url``/``--namespace``, ``TASKCORE_*`` variables, ``--config FILE`` or
+the ``taskcore.toml`` / ``[tool.taskcore]`` of the current directory (see :mod:`taskcore.config`).
+Without APP, ``run``, ``worker``, ``scheduler`` and ``enqueue`` discover the tasks of the
+``tasks_paths`` setting. APP is ``module:attribute`` named by the operator on the command
 line; it is imported as configuration (payloads never name code). SIGINT/SIGTERM stop the
 long-running commands cleanly: running jobs finish, workers unregister. Every command imports
 from the current directory first (an APP or a ``resque_overrides`` class in a local module).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import json
 import logging
 import math
@@ -32,6 +38,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
 from typing import Any
 
 from taskcore import codec
@@ -106,8 +113,17 @@ def _app_settings(args: argparse.Namespace, **changes: Any) -> App:
 
     Precedence, highest first: ``changes`` (what the command implies, e.g. no workers for
     ``scheduler``), ``--url``/``--namespace``/``--queues``, ``$TASKCORE_*``, ``--config FILE``
-    (or ``$TASKCORE_CONFIG``), then the APP's own settings from its code.
+    (or ``$TASKCORE_CONFIG``, ``taskcore.toml``, ``[tool.taskcore]``), then the APP's own
+    settings from its code. Without APP, the tasks are discovered from ``tasks_paths``.
     """
+    if args.app is None:
+        settings = _settings(args, **changes)
+        if not settings.tasks_paths:
+            raise UsageError(
+                f"{args.command}: give APP (module:attribute), or set tasks_paths (taskcore.toml, "
+                "[tool.taskcore] in pyproject.toml, or TASKCORE_TASKS_PATHS) to discover tasks"
+            )
+        return App(settings, TaskRegistry().discover(*settings.tasks_paths))
     app = load_app(args.app)
     defaults = app.settings.model_dump()
     settings = Settings.load(args.config, defaults=defaults, **{**_flags(args), **changes})
@@ -278,18 +294,20 @@ async def cmd_enqueue(args: argparse.Namespace) -> int:
         data = json.loads(args.args)
     except ValueError as exc:
         raise UsageError(f"--args is not valid JSON: {exc}") from exc
-    if not args.raw and not args.app:
+    if not args.raw and not args.app and not _settings(args).tasks_paths:
         raise UsageError(
-            f"enqueue {args.name!r}: give --app APP to enqueue a task (inputs validated, sent "
-            "to the task's queue), or --raw to enqueue a raw resque job of that class"
+            f"enqueue {args.name!r}: give --app APP (or set tasks_paths) to enqueue a task "
+            "(inputs validated, sent to the task's queue), or --raw to enqueue a raw resque job "
+            "of that class"
         )
-    if args.app:
+    if args.app or not args.raw:
         app = _app_settings(args, scheduler=False, max_workers=0, min_workers=0)
     else:
         app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
     if not args.raw and args.name not in app.tasks:
         raise UsageError(
-            f"APP {args.app!r} has no task named {args.name!r} "
+            f"{'APP ' + repr(args.app) if args.app else 'tasks_paths'} has no task named "
+            f"{args.name!r} "
             f"({app.tasks.describe_known(args.name)}); pass --raw to enqueue a raw resque job "
             "for a worker that knows that class"
         )
@@ -337,6 +355,33 @@ async def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_generate(args: argparse.Namespace) -> int:
+    from taskcore.tasks.generate import generate_task
+
+    if args.path is not None:
+        folder = args.path
+    else:
+        paths = _settings(args).tasks_paths
+        folder = paths[0] if paths else "tasks"
+    written = generate_task(
+        args.name, Path(folder), queue=args.queue, frequency=args.frequency, cron=args.cron
+    )
+    _print(f"wrote {written.module}")
+    _print(f"wrote {written.test}  (run: pytest {written.test})")
+    if args.path is None and not _settings(args).tasks_paths:
+        _print(f'set tasks_paths = ["{folder}"] in taskcore.toml so `taskcore run` finds it')
+    return 0
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("taskcore")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        from taskcore import __version__
+
+        return __version__
+
+
 # -------------------------------------------------------------------- parser
 
 
@@ -376,6 +421,7 @@ def _global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> Non
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taskcore", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"taskcore {_version()}")
     _global_options(parser, on_command=False)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -395,7 +441,12 @@ def _parser() -> argparse.ArgumentParser:
         ("scheduler", cmd_scheduler, "run the scheduler only for APP"),
     ):
         p = command(name, handler, help_)
-        p.add_argument("app", metavar="APP", help="module:attribute of an App or TaskRegistry")
+        p.add_argument(
+            "app",
+            metavar="APP",
+            nargs="?",
+            help="module:attribute of an App or TaskRegistry (default: discover tasks_paths)",
+        )
         if name != "scheduler":
             p.add_argument(
                 "--queues",
@@ -429,6 +480,16 @@ def _parser() -> argparse.ArgumentParser:
         "--raw",
         action="store_true",
         help="enqueue NAME as a raw resque job class, not looked up as a task (for another worker)",
+    )
+    generate = command("generate", cmd_generate, "write a new task module and its test")
+    generate.add_argument("kind", choices=("task",), help="what to generate")
+    generate.add_argument("name", metavar="NAME", help="task name; dots make subfolders")
+    generate.add_argument("--queue", default="default", help="the task's queue (default)")
+    when = generate.add_mutually_exclusive_group()
+    when.add_argument("--frequency", type=float, help="run every SECONDS (a periodic task)")
+    when.add_argument("--cron", help="run on a cron expression, e.g. '*/5 * * * *'")
+    generate.add_argument(
+        "--path", help="tasks folder to write into (default: the first of tasks_paths, or tasks)"
     )
     add_dashboard_command(command("dashboard", cmd_dashboard, "serve the web dashboard"))
     return parser

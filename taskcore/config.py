@@ -5,7 +5,9 @@ Precedence, highest first (the operator's choices beat the program's defaults):
 1. ``Settings.load(..., **overrides)``: what the command line passes (``--url``, ...);
 2. environment variables ``TASKCORE_<FIELD>`` (nested fields with ``__``:
    ``TASKCORE_RESQUE_OVERRIDES__QUEUE=myapp.queues:AuditedQueue``);
-3. the TOML file of :meth:`Settings.load` (top-level keys, ``[resque_overrides]`` table);
+3. the TOML file of :meth:`Settings.load`: the one given, else ``$TASKCORE_CONFIG``, else
+   ``taskcore.toml`` or the ``[tool.taskcore]`` table of ``pyproject.toml`` in the current
+   directory (see :mod:`taskcore.configfile`);
 4. values passed in code, ``Settings(url=...)`` (or ``Settings.load(defaults=...)``): defaults
    of the program, so ``TASKCORE_URL=redis://...`` moves an App whose code says ``memory://``
    (an INFO log line names each field the environment overrides);
@@ -16,8 +18,9 @@ Precedence, highest first (the operator's choices beat the program's defaults):
 
 Invalid configuration raises :class:`~taskcore.errors.ConfigError` naming each bad field, at
 construction: a process fails at start, not at its first job. Units: every duration is in
-SECONDS; the optional ones (``stuck_worker_timeout``, ``shutdown_timeout``) take ``"none"``,
-``"null"`` or an empty string for None from the environment or TOML. The URL's password never
+SECONDS (a ``timedelta`` is accepted in code); the optional ones (``stuck_worker_timeout``,
+``shutdown_timeout``) take ``"none"``, ``"null"`` or an empty string for None from the
+environment or TOML. The URL's password never
 appears in ``repr``/``str``/logs (:attr:`Settings.safe_url`).
 
 ``resque_overrides`` names subclasses of Queue, MultiWorker and Scheduler by import path
@@ -32,6 +35,7 @@ import importlib
 import logging
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Self
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +52,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from taskcore.configfile import ConfigFile, find_config_file
 from taskcore.errors import ConfigError
 from taskcore.ops.settings import SCHEDULER_LOGGING, WORKER_LOGGING, HealthSettings, event_levels
 from taskcore.urls import check_url
@@ -63,7 +68,7 @@ the environment has only strings and TOML has no null."""
 
 log = logging.getLogger("taskcore.config")
 
-_toml_file: contextvars.ContextVar[Path | None] = contextvars.ContextVar(
+_toml_file: contextvars.ContextVar[ConfigFile | None] = contextvars.ContextVar(
     "taskcore_toml_file", default=None
 )
 _overrides: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
@@ -205,6 +210,11 @@ class Settings(BaseSettings):
     """Also log each job's args (and a success's result). Off: they may hold personal data."""
     health: HealthSettings = HealthSettings()
     """Thresholds of ``app.health()`` and ``taskcore health``."""
+    tasks_paths: Annotated[list[str], NoDecode] = []
+    """Folders, ``.py`` files or package names holding task modules, discovered by
+    ``taskcore run`` (and ``worker``, ``scheduler``, ``enqueue``, ``generate``) when no APP is
+    named; paths are relative to the current directory. From the environment: a JSON list or a
+    comma-separated string. See :mod:`taskcore.tasks.discovery`."""
 
     def __init__(self, **values: Any) -> None:
         """``values`` are the program's defaults: ``TASKCORE_*`` variables (and the file and
@@ -225,29 +235,31 @@ class Settings(BaseSettings):
         **overrides: Any,
     ) -> Settings:
         """Settings from ``overrides`` (highest: the command line's flags), the environment,
-        ``path`` (a TOML file; default ``$TASKCORE_CONFIG`` if set), then ``defaults`` (values
-        from code, e.g. an App's own settings). A missing or unreadable file is a
+        ``path`` (a TOML file; default ``$TASKCORE_CONFIG`` if set, else ``taskcore.toml`` or
+        ``[tool.taskcore]`` in ``pyproject.toml`` of the current directory), then ``defaults``
+        (values from code, e.g. an App's own settings). A missing or unreadable file is a
         :class:`ConfigError`."""
         chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
+        found = ConfigFile(Path(chosen)) if chosen is not None else find_config_file()
         token = _overrides.set(overrides)
         try:
-            if chosen is None:
+            if found is None:
                 return cls(**(defaults or {}))
-            return cls._from_file(Path(chosen), defaults or {})
+            return cls._from_file(found, defaults or {})
         finally:
             _overrides.reset(token)
 
     @classmethod
-    def _from_file(cls, file: Path, defaults: Mapping[str, Any]) -> Settings:
-        if not file.is_file():
-            raise ConfigError(f"config file {str(file)!r} does not exist or is not a file")
+    def _from_file(cls, file: ConfigFile, defaults: Mapping[str, Any]) -> Settings:
+        if not file.path.is_file():
+            raise ConfigError(f"config file {str(file.path)!r} does not exist or is not a file")
         token = _toml_file.set(file)
         try:
             return cls(**defaults)
         except ConfigError as exc:
-            raise ConfigError(f"{exc} (config file {str(file)!r})") from exc.__cause__
+            raise ConfigError(f"{exc} (config file {file.describe()})") from exc.__cause__
         except ValueError as exc:  # tomllib.TOMLDecodeError
-            raise ConfigError(f"config file {str(file)!r} is not valid TOML: {exc}") from exc
+            raise ConfigError(f"config file {str(file.path)!r} is not valid TOML: {exc}") from exc
         finally:
             _toml_file.reset(token)
 
@@ -267,11 +279,15 @@ class Settings(BaseSettings):
         sources.append(env_settings)
         toml = _toml_file.get()
         if toml is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml))
+            sources.append(
+                TomlConfigSettingsSource(
+                    settings_cls, toml_file=toml.path, toml_table_header=toml.table
+                )
+            )
         sources.append(init_settings)
         return tuple(sources)
 
-    @field_validator("queues", mode="before")
+    @field_validator("queues", "tasks_paths", mode="before")
     @classmethod
     def _split_queues(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -298,6 +314,27 @@ class Settings(BaseSettings):
                     f'{value!r} is not a number of seconds; use "none" to disable'
                 ) from None
         return value
+
+    @field_validator(
+        "timeout",
+        "check_interval",
+        "max_event_loop_delay",
+        "stuck_worker_timeout",
+        "shutdown_timeout",
+        "leader_lock_timeout",
+        mode="before",
+    )
+    @classmethod
+    def _timedelta_seconds(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        # durations may be given in code as timedeltas; whole seconds for the lock's TTL
+        if not isinstance(value, timedelta):
+            return value
+        seconds = value.total_seconds()
+        if info.field_name == "leader_lock_timeout":
+            if seconds != int(seconds):
+                raise ValueError(f"a whole number of seconds is needed, got {value}")
+            return int(seconds)
+        return seconds
 
     @field_validator("worker_logging", "scheduler_logging")
     @classmethod

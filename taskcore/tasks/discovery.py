@@ -93,12 +93,14 @@ def define_task(
     plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
     re_enqueue_periodic_task_if_exception: bool = True,
     timeout: float | timedelta | None = None,
+    **more: Any,
 ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
     """Decorator making a function a task without registering it anywhere: a registry's
     :meth:`~taskcore.tasks.TaskRegistry.discover` (or ``registry.add``) registers it.
 
-    Takes what ``TaskRegistry.task`` takes (durations in SECONDS or timedeltas). Without
-    ``name`` a discovered task is named after its module's path.
+    Takes what ``TaskRegistry.task`` takes (durations in SECONDS or timedeltas); ``more`` passes
+    any other :class:`~taskcore.tasks.Task` field (``cron="*/5 * * * *"``, ``scope="all"``).
+    Without ``name`` a discovered task is named after its module's path.
     """
 
     def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
@@ -114,6 +116,7 @@ def define_task(
             plugin_options=dict(plugin_options or {}),
             re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
             timeout=timeout,
+            **more,
         )
         object.__setattr__(built, "named_by_file", name is None)
         return built
