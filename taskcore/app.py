@@ -6,11 +6,12 @@
         await app.task.enqueue("send_email", {"to": "a@b.c"})
 
 Start order: open the backend, build the Queue, start the Scheduler (when
-``settings.scheduler``) and enqueue the periodic tasks (once in the cluster), then start the
-MultiWorker (when ``settings.max_workers > 0``). Stop order is the reverse of what matters for
-no loss: the scheduler stops promoting, the workers finish their current jobs (bounded by
-``shutdown_timeout``), then the backend closes. Classes named in ``settings.resque_overrides``
-replace Queue, Scheduler and MultiWorker.
+``settings.scheduler``; as leader it also schedules cron ticks) and enqueue the periodic tasks
+(once in the cluster), then start the MultiWorker (when ``settings.max_workers > 0``) and, when
+a task has ``scope="all"``, this App's node (:mod:`taskcore.tasks.scope`). Stop order is the
+reverse of what matters for no loss: the scheduler stops promoting, the workers finish their
+current jobs (bounded by ``shutdown_timeout``), then the backend closes. Classes named in
+``settings.resque_overrides`` replace Queue, Scheduler and MultiWorker.
 """
 
 from __future__ import annotations
