@@ -33,6 +33,12 @@ class RawWriter(abc.ABC):
         """Register ``worker`` (started and pinged at ``now``) holding ``payload`` (exact
         bytes) as its current job from ``queue``, in the driver's own record layout."""
 
+    @abc.abstractmethod
+    async def unwritable_queue(self) -> str:
+        """A queue name whose next write the storage itself refuses (not a check in Python),
+        for atomicity tests: on Redis its key holds a string, on PostgreSQL the name is too
+        long for the queues table's index."""
+
 
 class RedisRawWriter(RawWriter):
     """Keys of the resque layout, written with the backend's redis-py client."""
@@ -53,6 +59,10 @@ class RedisRawWriter(RawWriter):
         head = f'{{"run_at":{dumps(js_date(now))},"queue":{dumps(queue)},'
         head += f'"worker":{dumps(worker.name)},"payload":'
         await self.record(worker, head.encode() + payload + b"}", now)
+
+    async def unwritable_queue(self) -> str:
+        await self.client.set(self.key("queue:blocked"), "a string, not a list")
+        return "blocked"
 
     async def record(self, worker: WorkerId, record: bytes, now: float) -> None:
         """Register ``worker`` with ``record`` (exact bytes) as its whole current-job record."""
@@ -75,6 +85,12 @@ class PostgresRawWriter(RawWriter):
         driver: Any = self.backend  # the driver's schema and connection runner
         text = sql.replace("{s}", quote_ident(driver.schema))
         await driver._run(lambda conn: conn.execute(text, driver.namespace, *args))
+
+    async def unwritable_queue(self) -> str:
+        import secrets
+
+        # Random text does not compress: past B-tree's ~2.7 kB entry limit.
+        return "blocked-" + secrets.token_hex(4000)
 
     async def current_job(
         self, worker: WorkerId, payload: bytes, now: float, queue: str = "math"
