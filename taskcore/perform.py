@@ -165,24 +165,76 @@ async def run_perform(fn: PerformFn, args: list[Any]) -> Any:
 
 
 async def run_with_timeout(work: Coroutine[Any, Any, Any], timeout: float, clock: Clock) -> Any:
-    """Await ``work``, cancelling it and raising :class:`JobTimeout` once ``timeout`` seconds
-    have passed on ``clock`` (a FakeClock in tests, so no test waits for real)."""
-    job = asyncio.ensure_future(work)
-    timer = asyncio.ensure_future(clock.sleep(timeout))
+    """Await ``work`` in the calling task, cancelling it and raising :class:`JobTimeout` once
+    ``timeout`` seconds have passed on ``clock`` (a FakeClock in tests, so no test waits for
+    real).
+
+    No task is created for ``work``: on the system clock the deadline is a ``call_later``
+    timer that cancels the calling task, and the cancellation is taken back (``uncancel``)
+    when it was the timer's alone, as :func:`asyncio.timeout` does. Another cancellation of
+    the caller (a shutdown deadline) arriving meanwhile still propagates as
+    :class:`asyncio.CancelledError`. Other clocks get one timer task sleeping on them.
+    """
+    task = asyncio.current_task()
+    if task is None:  # pragma: no cover - always called from a task
+        raise RuntimeError("run_with_timeout must be awaited inside an asyncio task")
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        if not fired:
+            fired = True
+            task.cancel()
+
+    cancel_timer = _start_timer(clock, timeout, expire)
     try:
-        await asyncio.wait({job, timer}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        timer.cancel()
-        if not job.done():
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-    if job.cancelled():
+        result = await work
+        if fired:  # the job finished (or swallowed the cancellation) as the timer fired
+            await absorb_cancellation(task)
+        return result
+    except asyncio.CancelledError:
+        if not fired or task.uncancel() > 0:
+            raise
         raise JobTimeout(
             f"job ran longer than its timeout of {timeout:g} s and was cancelled; raise the "
             "job's timeout if it needs longer, or retry it from the failed list"
-        )
-    return job.result()
+        ) from None
+    finally:
+        cancel_timer()
+
+
+async def absorb_cancellation(task: asyncio.Task[Any]) -> None:
+    """Take back one cancellation of ``task`` (the current task) that we requested and that
+    was either swallowed by the code it targeted or is still pending; re-raise
+    :class:`asyncio.CancelledError` when another cancellation is in force as well."""
+    try:
+        await asyncio.sleep(0)  # a pending cancellation is delivered here
+    except asyncio.CancelledError:
+        if task.uncancel() > 0:
+            raise
+        return
+    if task.uncancel() > 0:
+        raise asyncio.CancelledError
+
+
+def _start_timer(clock: Clock, seconds: float, callback: Callable[[], None]) -> Callable[[], None]:
+    """Call ``callback`` after ``seconds`` on ``clock``; returns what cancels the timer."""
+    from taskcore.clock import StorageClock, SystemClock
+
+    base = clock.base if isinstance(clock, StorageClock) else clock
+    if isinstance(base, SystemClock):
+        return asyncio.get_running_loop().call_later(max(0.0, seconds), callback).cancel
+
+    async def timer() -> None:
+        await clock.sleep(seconds)
+        callback()
+
+    timer_task = asyncio.ensure_future(timer())
+
+    def stop() -> None:
+        timer_task.cancel()
+
+    return stop
 
 
 class JobRunner:
@@ -198,7 +250,8 @@ class JobRunner:
         self.worker = worker
         self.working = False
         self.job: codec.Job | None = None
-        self._task: asyncio.Future[bool] | None = None
+        self._owner: asyncio.Task[Any] | None = None  # the task running a job, while it does
+        self._cancel_requested = False
         self._cancel_reason: str | None = None
 
     def cancel(self, reason: str | None = None) -> bool:
@@ -208,10 +261,12 @@ class JobRunner:
         The job's outcome becomes a :class:`ShutdownDeadlineExceeded` failure whose message is
         ``reason`` (by default: the ``shutdown_timeout`` passed).
         """
-        if self._task is None or self._task.done():
+        if self._owner is None:
             return False
-        self._cancel_reason = reason
-        self._task.cancel()
+        if not self._cancel_requested:
+            self._cancel_requested = True
+            self._cancel_reason = reason
+            self._owner.cancel()
         return True
 
     async def process(self, reservation: Reservation) -> Outcome:
@@ -263,32 +318,40 @@ class JobRunner:
     async def _perform(self, context: HookContext) -> bool:
         """Hooks and perform; False when a before_perform hook stopped the job.
 
-        The job runs in its own task so a shutdown deadline can cancel it without cancelling
-        the worker's loop. A job cancelled that way still gets its after_perform hooks, with
-        the deadline error set, so plugins release what they hold (JobLock's lock) or schedule
-        a retry; they get ``AFTER_CANCEL_TIMEOUT`` seconds for it.
+        The job is awaited in the caller's task (no task per job). :meth:`cancel` cancels that
+        task while it is inside the job, and the cancellation is taken back here (``uncancel``)
+        when it was ours alone, so a shutdown deadline stops the job without stopping the
+        worker's loop; any other cancellation of the caller propagates. A job cancelled that
+        way still gets its after_perform hooks, with the deadline error set, so plugins release
+        what they hold (JobLock's lock) or schedule a retry; they get ``AFTER_CANCEL_TIMEOUT``
+        seconds for it.
         """
-        task = asyncio.ensure_future(self._invoke(context))
-        self._task = task
+        owner = asyncio.current_task()
+        assert owner is not None, "jobs run inside an asyncio task"
+        self._owner = owner
+        self._cancel_requested = False
         cancelled = False
+        proceed = True
         try:
-            if not await task:
-                return False
+            proceed = await self._invoke(context)
         except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if not task.cancelled() or (current is not None and current.cancelling()):
-                raise
-            context.error = ShutdownDeadlineExceeded(
-                self._cancel_reason
-                or f"job cancelled: still running {self.worker.shutdown_timeout} s after the "
-                "worker was asked to stop; retry it from the failed list"
-            )
-            self._cancel_reason = None
+            self._owner = None
+            if not self._cancel_requested or owner.uncancel() > 0:
+                self._cancel_requested = False
+                raise  # the caller itself is being cancelled
+            context.error = self._deadline_error()
             cancelled = True
         except Exception as exc:
             context.error = exc
         finally:
-            self._task = None
+            self._owner = None
+        requested, self._cancel_requested = self._cancel_requested, False
+        if requested and not cancelled:
+            # The job returned (or swallowed the cancellation) as it was cancelled: its
+            # outcome stands; take the cancellation back before awaiting anything else.
+            await absorb_cancellation(owner)
+        if not proceed:
+            return False
         try:
             if cancelled:
                 async with asyncio.timeout(AFTER_CANCEL_TIMEOUT):
@@ -300,6 +363,14 @@ class JobRunner:
         except Exception as exc:
             context.error = exc
         return True
+
+    def _deadline_error(self) -> ShutdownDeadlineExceeded:
+        reason, self._cancel_reason = self._cancel_reason, None
+        return ShutdownDeadlineExceeded(
+            reason
+            or f"job cancelled: still running {self.worker.shutdown_timeout} s after the "
+            "worker was asked to stop; retry it from the failed list"
+        )
 
     async def _invoke(self, context: HookContext) -> bool:
         if not await run_hooks("before_perform", context):
