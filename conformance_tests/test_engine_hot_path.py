@@ -23,7 +23,7 @@ def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
     return Worker(backend, jobs, **options)
 
 
-async def failures(backend: Backend) -> list[tuple[str, str]]:
+async def failures(backend: Backend) -> list[tuple[str, str | None]]:
     records = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
     return [(f.job.class_name, f.exception) for f in records]
 
