@@ -1,0 +1,235 @@
+"""Costs that must stay flat as the data grows: one curve per dimension, per driver.
+
+Run: ``python -m benchmarks.scale [--drivers redis,postgres] [--full] [--rounds 3]``
+
+Each curve prints the median time of one call (ms) at each size, and the ratio of the largest
+size to the smallest: ~1 is flat, ~1000 over a 1000x range is linear. Default sizes run in a few
+minutes on a 2-core machine; ``--full`` uses the sizes of issue 10 (500k delayed jobs, 100k
+failures, 1,000 dead workers), which take much longer to load.
+
+Curves:
+
+* ``reserve ms vs queues``: one empty reserve by a worker of n explicit queues (n = 1..5,000;
+  the worker registers first, so a 5,000-queue worker must be able to start).
+* ``idle poll ms vs delayed``: a leader's scheduler poll (nothing due, ten live workers) with
+  n delayed jobs stored in the future (after the first poll, which sweeps every heartbeat).
+* ``stuck pass ms/worker``: one stuck-worker pass cleaning n dead workers, per worker.
+* ``retry poll ms vs failed``: a scheduler poll with ``retry_stuck_jobs`` cleaning one dead
+  worker, with n unrelated records in the failed list.
+* ``dashboard page ms vs delayed``: the first 50 timestamps and their jobs
+  (``Queue.delayed_page``), with n delayed jobs; ``all_delayed ms`` reads everything.
+
+It uses the suite's driver table, so servers are found or started as the tests do, and public
+APIs only: run it from an older checkout (``PYTHONPATH``) to get the "before" figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+from typing import Any
+
+from conformance_tests.drivers import DRIVERS, DriverSpec, connect_driver
+from taskcore import codec
+from taskcore.backend import Backend, WorkerId
+from taskcore.queue import Queue
+from taskcore.scheduler import Scheduler
+
+PAGE = 50
+CHUNK = 20  # concurrent storage calls while loading data (under client pool caps)
+
+
+async def _median_ms(fn: Callable[[], Awaitable[Any]], rounds: int) -> float:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        await fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+async def _chunked(calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
+    for i in range(0, len(calls), CHUNK):
+        await asyncio.gather(*(call() for call in calls[i : i + CHUNK]))
+
+
+async def _fresh(spec: DriverSpec, url: str) -> Backend:
+    backend = connect_driver(spec, f"scale-{uuid.uuid4().hex[:8]}", url)
+    await backend.open()
+    return backend
+
+
+async def _schedule(backend: Backend, count: int, start: int) -> None:
+    def one(n: int) -> Callable[[], Awaitable[Any]]:
+        payload = codec.encode_job("noop", "later", [n])
+        return lambda: backend.schedule(start + n // 3, "later", payload)
+
+    await _chunked([one(n) for n in range(count)])
+
+
+async def reserve_vs_queues(backend: Backend, sizes: list[int], rounds: int) -> list[float]:
+    out = []
+    for n in sizes:
+        queues = [f"q{i:05d}" for i in range(n)]
+        worker = WorkerId(f"scale:{n}", tuple(queues))
+        await backend.register_worker(worker, time.time())
+        out.append(await _median_ms(partial(_reserve, backend, queues, worker), rounds))
+    return out
+
+
+async def _reserve(backend: Backend, queues: list[str], worker: WorkerId) -> Any:
+    return await backend.reserve(queues, worker, time.time())
+
+
+def _leader(backend: Backend, **options: Any) -> Scheduler:
+    return Scheduler(backend, name=f"scale-{uuid.uuid4().hex[:6]}", **options)
+
+
+async def idle_poll_vs_delayed(
+    spec: DriverSpec, url: str, sizes: list[int], rounds: int
+) -> list[float]:
+    out = []
+    for n in sizes:
+        backend = await _fresh(spec, url)
+        try:
+            await _schedule(backend, n, int(time.time()) + 86_400)
+            for w in range(10):
+                await backend.register_worker(WorkerId(f"live:{w}", ("later",)), time.time())
+            scheduler = _leader(backend)
+            await scheduler.poll()  # leadership, and the first sweep of every heartbeat
+            out.append(await _median_ms(scheduler.poll, rounds))
+        finally:
+            await backend.flush()
+            await backend.aclose()
+    return out
+
+
+async def stuck_pass_per_worker(
+    spec: DriverSpec, url: str, sizes: list[int], rounds: int
+) -> list[float]:
+    out = []
+    for n in sizes:
+        samples = []
+        for _ in range(rounds):
+            backend = await _fresh(spec, url)
+            try:
+                long_ago = time.time() - 7200
+                register = backend.register_worker
+                await _chunked(
+                    [partial(register, WorkerId(f"dead:{w}", ("q",)), long_ago) for w in range(n)]
+                )
+                scheduler = _leader(backend)
+                await scheduler.try_for_leader()
+                start = time.perf_counter()
+                cleaned = await scheduler.clean_stuck_workers()
+                samples.append((time.perf_counter() - start) * 1000 / max(len(cleaned), 1))
+                assert len(cleaned) == n, (len(cleaned), n)
+            finally:
+                await backend.flush()
+                await backend.aclose()
+        out.append(statistics.median(samples))
+    return out
+
+
+async def retry_poll_vs_failed(
+    spec: DriverSpec, url: str, sizes: list[int], rounds: int
+) -> list[float]:
+    out = []
+    for n in sizes:
+        backend = await _fresh(spec, url)
+        try:
+            push = backend.push_failure
+            await _chunked([partial(push, f'{{"n":{i}}}') for i in range(n)])
+            scheduler = _leader(backend, retry_stuck_jobs=True)
+            await scheduler.poll()
+            samples = []
+            for r in range(rounds):
+                dead = WorkerId(f"dead:{r}", ("q",))
+                await backend.register_worker(dead, time.time() - 7200)
+                await backend.push("q", codec.encode_job("noop", "q", [r]))
+                await backend.reserve(["q"], dead, time.time() - 7200)
+                await backend.ping_worker(dead, time.time() - 7200)
+                start = time.perf_counter()
+                await scheduler.poll()
+                samples.append((time.perf_counter() - start) * 1000)
+                assert await backend.queue_length("q") == 1
+                await backend.delete_queue("q")
+            out.append(statistics.median(samples))
+        finally:
+            await backend.flush()
+            await backend.aclose()
+    return out
+
+
+async def _dashboard_page(queue: Queue) -> Any:
+    if hasattr(queue, "delayed_page"):
+        return await queue.delayed_page(limit=PAGE)
+    # before paging existed: every timestamp, then one read per shown timestamp
+    return [await queue.delayed_at(ts) for ts in (await queue.timestamps())[:PAGE]]
+
+
+async def page_vs_delayed(
+    spec: DriverSpec, url: str, sizes: list[int], rounds: int
+) -> tuple[list[float], list[float]]:
+    pages, everything = [], []
+    for n in sizes:
+        backend = await _fresh(spec, url)
+        try:
+            await _schedule(backend, n, int(time.time()) + 86_400)
+            queue = Queue(backend)
+            pages.append(await _median_ms(partial(_dashboard_page, queue), rounds))
+            everything.append(await _median_ms(queue.all_delayed, 1))
+        finally:
+            await backend.flush()
+            await backend.aclose()
+    return pages, everything
+
+
+def _row(name: str, sizes: list[int], values: list[float]) -> None:
+    cells = "  ".join(f"{s:>7}: {v:9.2f}" for s, v in zip(sizes, values, strict=True))
+    ratio = values[-1] / values[0] if values[0] > 0 else float("nan")
+    print(f"  {name:<28} {cells}   last/first {ratio:7.1f}x", flush=True)
+
+
+async def run(drivers: list[str], full: bool, rounds: int) -> None:
+    queues = [1, 10, 100, 1000, 5000]
+    delayed = [10, 500_000] if full else [10, 50_000]
+    dead = [1, 10, 100, 1000] if full else [1, 10, 100, 300]
+    failed = [10, 100_000] if full else [10, 10_000]
+    for spec in (s for s in DRIVERS if s.id in drivers):
+        url = spec.url()
+        print(f"{spec.id} (medians of {rounds}, ms)", flush=True)
+        backend = await _fresh(spec, url)
+        try:
+            _row("reserve vs queues", queues, await reserve_vs_queues(backend, queues, rounds))
+        finally:
+            await backend.flush()
+            await backend.aclose()
+        _row(
+            "idle poll vs delayed", delayed, await idle_poll_vs_delayed(spec, url, delayed, rounds)
+        )
+        _row(
+            "stuck pass /worker vs dead", dead, await stuck_pass_per_worker(spec, url, dead, rounds)
+        )
+        _row("retry poll vs failed", failed, await retry_poll_vs_failed(spec, url, failed, rounds))
+        pages, everything = await page_vs_delayed(spec, url, delayed, rounds)
+        _row(f"dashboard page ({PAGE}) vs delayed", delayed, pages)
+        _row("all_delayed vs delayed", delayed, everything)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drivers", default="redis,postgres", help="comma-separated")
+    parser.add_argument("--full", action="store_true", help="issue 10's sizes (slow to load)")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.drivers.split(","), args.full, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
