@@ -140,6 +140,8 @@ class Worker(EventEmitter):
         self._hurry = asyncio.Event()
         self._signals = StopSignals(self._on_signal, self.stop_now, f"worker {self.name}")
         self._reregistered = False  # the heartbeat registered us again since the last step
+        self.found_job = False
+        """True when the last reserve attempt found a job (a pool counts this worker busy)."""
         self.crash_error: Exception | None = None
         """The exception that ended the loop (see ``crash``), None while it has not."""
 
@@ -152,6 +154,12 @@ class Worker(EventEmitter):
     def working(self) -> bool:
         """True while a reserved job is being processed (decode, hooks, perform)."""
         return self._runner.working
+
+    @property
+    def busy(self) -> bool:
+        """True while running a job, and while its last reserve attempt found one: a worker
+        draining short jobs is busy even though it is seldom inside one at a given instant."""
+        return self._runner.working or self.found_job
 
     @property
     def job(self) -> codec.Job | None:
@@ -356,6 +364,7 @@ class Worker(EventEmitter):
                     now = self.clock.now()
                     self._reregistered = False
                     reservation = await self._step(pending, queues, now)
+                    self.found_job = reservation is not None
                     pending = None
                     held = None if reservation is None else held_of(reservation, now)
             except Exception as exc:
