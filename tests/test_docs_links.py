@@ -24,9 +24,15 @@ _CITED = re.compile(
 """A file path in a code span (``docs/queue.md``, ``taskcore/backend.py``): a citation."""
 
 
+_TOP = {p.name for p in ROOT.iterdir()} | {p.name for p in (ROOT / "drivers").iterdir()}
+
+
 def cited_files(markdown: str) -> list[str]:
-    """Repository files cited as code spans, outside code blocks."""
-    return _CITED.findall(_FENCE.sub("", markdown))
+    """Files cited as code spans outside code blocks: every ``.md`` path, and source paths
+    inside a repository folder (``taskcore/backend.py``), not examples of a user's files
+    (``tasks/auth/session_validation.py``)."""
+    cited = _CITED.findall(_FENCE.sub("", markdown))
+    return [c for c in cited if c.endswith(".md") or c.split("/")[0] in _TOP]
 
 
 def citation_resolves(doc: Path, cited: str) -> bool:
@@ -102,5 +108,11 @@ def test_the_checker_sees_broken_links(tmp_path: Path) -> None:
         "../../outside.md",
     ]
     assert anchors("# A `b` c\n## A b c\n## Ünïcode: yes!\n") == {"a-b-c", "a-b-c-1", "ünïcode-yes"}
-    page.write_text("See `taskcore/backend.py`, `taskcore_redis/lua.py` and `notes/gone.md`.\n")
-    assert problems(page) == ["`notes/gone.md`: cited, but no such file in the repository"]
+    page.write_text(
+        "See `taskcore/backend.py`, `taskcore_redis/lua.py`, `notes/gone.md`, "
+        "`taskcore/gone.py` and, a user's file, `tasks/mail.py`.\n"
+    )
+    assert problems(page) == [
+        "`notes/gone.md`: cited, but no such file in the repository",
+        "`taskcore/gone.py`: cited, but no such file in the repository",
+    ]
