@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import importlib.metadata
 import json
@@ -48,6 +49,8 @@ from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
 from taskcore.malformed import MalformedFailure
 from taskcore.ops.logformat import ElapsedFormatter, configure_logging
+from taskcore.registry import connect
+from taskcore.supervisor import Supervisor, watch_supervisor
 from taskcore.tasks.api import TaskAPI
 from taskcore.tasks.registry import TaskRegistry
 from taskcore.web.options import add_dashboard_command
@@ -141,17 +144,67 @@ async def _serve(app: App) -> int:
         f"taskcore: {', '.join(parts)} on {s.safe_url} (namespace {s.namespace!r}), "
         f"{len(app.tasks)} tasks; Ctrl-C to stop"
     )
-    await app.run_until_stopped()
+    stop = asyncio.Event()
+    watcher = asyncio.ensure_future(watch_supervisor(stop.set))
+    try:
+        await app.run_until_stopped(stop)
+    finally:
+        watcher.cancel()
     _print("taskcore: stopped")
     return 0
 
 
+async def _shared_storage(app: App) -> bool:
+    """True when the App's storage is shared across processes (not ``memory://``)."""
+    backend = connect(app.settings.url, namespace=app.settings.namespace)
+    try:
+        return backend.capabilities.shared_across_processes
+    finally:
+        with contextlib.suppress(Exception):
+            await backend.aclose()
+
+
+def _child_argv(argv: Sequence[str]) -> list[str]:
+    """The command line of one supervised process: ours, asking for one process."""
+    out: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--processes":
+            skip = True
+        elif not arg.startswith("--processes="):
+            out.append(arg)
+    return [*out, "--processes", "1"]
+
+
+async def _serve_processes(args: argparse.Namespace, app: App, default: int) -> int:
+    """Serve in this process, or supervise ``--processes`` worker processes
+    (:mod:`taskcore.supervisor`). ``default`` applies when the option is not given and the
+    storage is shared across processes; an in-process storage always runs in one process."""
+    shared = await _shared_storage(app)
+    processes = args.processes
+    if processes is None:
+        processes = default if shared else 1
+    if processes > 1 and not shared:
+        raise UsageError(
+            f"--processes {processes}: {app.settings.safe_url} lives inside one process and "
+            "cannot be shared; use a Redis or PostgreSQL URL, or --processes 1"
+        )
+    if processes == 1:
+        return await _serve(app)
+    _print(f"taskcore: supervising {processes} worker processes; Ctrl-C to stop")
+    code = await Supervisor(_child_argv(args.argv), processes).run()
+    _print("taskcore: stopped" if code == 0 else "taskcore: stopped after errors")
+    return code
+
+
 async def cmd_run(args: argparse.Namespace) -> int:
-    return await _serve(_app_settings(args))
+    return await _serve_processes(args, _app_settings(args), 1)
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
-    return await _serve(_app_settings(args, scheduler=False))
+    return await _serve_processes(args, _app_settings(args, scheduler=False), os.cpu_count() or 1)
 
 
 async def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -395,6 +448,31 @@ def _delay_seconds(text: str) -> float:
     return seconds
 
 
+def _positive_int(text: str) -> int:
+    """``--processes``: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of processes >= 1")
+    return value
+
+
+def _run_loop(args: argparse.Namespace, handler: Handler) -> int:
+    """``asyncio.run`` the command, on uvloop when ``--loop uvloop`` asks for it."""
+    if getattr(args, "loop", "asyncio") == "uvloop":
+        try:
+            import uvloop
+        except ImportError as exc:
+            raise ConfigError(
+                "--loop uvloop needs the uvloop package: pip install 'taskcore[speedups]'"
+            ) from exc
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(handler(args))
+    return asyncio.run(handler(args))
+
+
 def _global_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
     """The options every command takes, accepted before or after the command name. On a
     command's parser their defaults are suppressed, so one given before the command stands."""
@@ -453,6 +531,20 @@ def _parser() -> argparse.ArgumentParser:
                 type=lambda s: [q for q in s.split(",") if q],
                 help="comma-separated queues in priority order (default: *)",
             )
+            p.add_argument(
+                "--processes",
+                type=_positive_int,
+                metavar="N",
+                help="worker processes, supervised (default: "
+                + ("the number of cores" if name == "worker" else "1")
+                + "; 1 on memory://)",
+            )
+            p.add_argument(
+                "--loop",
+                choices=("asyncio", "uvloop"),
+                default="asyncio",
+                help="event loop (uvloop: pip install 'taskcore[speedups]')",
+            )
     info = command("info", cmd_info, "show queues, workers, stats, failures and the leader")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.add_argument(
@@ -501,10 +593,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     _cwd_importable()
     parser = _parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for supervised processes
     handler: Handler = args.handler
     try:
         with configure_logging(args.verbose, args.log_format):
-            return asyncio.run(handler(args))
+            return _run_loop(args, handler)
     except UsageError as exc:
         print(f"taskcore: error: {exc}", file=sys.stderr)
         return 2
