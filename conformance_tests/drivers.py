@@ -20,10 +20,12 @@ from taskcore.registry import connect
 
 __all__ = [
     "DRIVERS",
+    "REDIS_SENTINEL",
     "DriverSpec",
     "capabilities_of",
     "connect_driver",
     "free_port",
+    "hash_tagged",
     "pytest_params",
 ]
 
@@ -35,12 +37,27 @@ class DriverSpec:
     ``url`` is called once per test (or benchmark run); every backend of that test connects to
     the URL it returned, so they share one storage. ``unreachable_url``, when the driver talks to
     a server, returns a URL of the same scheme where nothing listens (for error-mapping tests);
-    None for in-process drivers, which cannot be unreachable.
+    None for in-process drivers, which cannot be unreachable. ``namespace_for`` turns a test's
+    namespace into one the driver accepts (a Redis Cluster wants a hash tag: ``{name}``); it
+    must return a namespace unchanged when it is already acceptable. ``single_address`` is
+    False when the client reaches servers beyond the URL's one ``host:port`` (a Redis Cluster
+    client follows the slot map to every node), so one TCP proxy in front of that address
+    cannot cut the storage off; tests that need to are skipped there (a Cluster's own are in
+    ``test_redis_topologies.py``).
     """
 
     id: str
     url: Callable[[], str]
     unreachable_url: Callable[[], str] | None = None
+    namespace_for: Callable[[str], str] = str
+    single_address: bool = True
+
+
+def hash_tagged(namespace: str) -> str:
+    """``namespace`` as a Redis Cluster hash tag: ``"{<namespace>}"``, unless it is one."""
+    from taskcore_redis.topology import hash_tag
+
+    return namespace if hash_tag(namespace) is not None else "{" + namespace + "}"
 
 
 def _memory_url() -> str:
@@ -60,8 +77,23 @@ DRIVERS: list[DriverSpec] = [
         servers.postgres_dsn,
         lambda: f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
     ),
+    DriverSpec(
+        "redis_cluster",
+        servers.redis_cluster_url,
+        lambda: f"redis+cluster://127.0.0.1:{free_port()}",
+        namespace_for=hash_tagged,
+        single_address=False,
+    ),
 ]
-"""Every built-in driver, memory first (the cheapest to run)."""
+"""Every built-in driver, memory first (the cheapest to run), then the Redis topologies."""
+
+REDIS_SENTINEL = DriverSpec(
+    "redis_sentinel",
+    servers.redis_sentinel_url,
+    lambda: f"redis+sentinel://127.0.0.1:{free_port()}/{servers.SENTINEL_SERVICE}",
+)
+"""Redis behind Sentinel: not in :data:`DRIVERS` (the suite's Redis row covers the same code);
+the failover tests of ``test_redis_topologies.py`` run on it."""
 
 
 def connect_driver(spec: DriverSpec, namespace: str, url: str | None = None) -> Backend:
@@ -69,7 +101,7 @@ def connect_driver(spec: DriverSpec, namespace: str, url: str | None = None) -> 
 
     ``url`` overrides ``spec.url()`` so several backends can share the storage one call named.
     """
-    return connect(url if url is not None else spec.url(), namespace=namespace)
+    return connect(url if url is not None else spec.url(), namespace=spec.namespace_for(namespace))
 
 
 def capabilities_of(spec: DriverSpec) -> Capabilities:

@@ -55,9 +55,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A namespace no other test uses, so tests on a shared server never see each other."""
-    return f"taskcore-test-{uuid.uuid4().hex[:12]}"
+def namespace(driver: DriverSpec) -> str:
+    """A namespace no other test uses, so tests on a shared server never see each other
+    (in the form the driver accepts: :attr:`DriverSpec.namespace_for`)."""
+    return driver.namespace_for(f"taskcore-test-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture

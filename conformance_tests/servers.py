@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["node_resque_dir", "postgres_dsn", "redis_url", "run_node_script"]
+__all__ = [
+    "node_resque_dir",
+    "postgres_dsn",
+    "redis_cluster_url",
+    "redis_sentinel_url",
+    "redis_url",
+    "run_node_script",
+]
 
 REDIS_ENV = "TASKCORE_TEST_REDIS_URL"
 POSTGRES_ENV = "TASKCORE_TEST_POSTGRES_DSN"
@@ -214,6 +221,206 @@ def redis_url() -> str:
     if _redis_answers(local) is None:
         return local
     return _start_redis()
+
+
+# ---------------------------------------------------------------------------- Redis topologies
+
+REDIS_CLUSTER_ENV = "TASKCORE_TEST_REDIS_CLUSTER_URL"
+REDIS_SENTINEL_ENV = "TASKCORE_TEST_REDIS_SENTINEL_URL"
+SENTINEL_SERVICE = "taskcore"
+"""The service name the started Sentinel group monitors."""
+
+
+def _redis_binary(name: str = "redis-server") -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        _apt_install(["redis-server"], f"the {name} binary is not installed.")
+        binary = shutil.which(name)
+        if binary is None:
+            raise RuntimeError(f"apt-get installed redis-server but {name} is not on PATH")
+    return binary
+
+
+def _spawn_redis(workdir: Path, name: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
+    """A ``redis-server`` on 127.0.0.1:``port`` with no persistence, logging into ``workdir``;
+    stopped at exit. Returns once it answers PING."""
+    log = workdir / f"{name}.log"
+    args = [
+        _redis_binary(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--logfile",
+        str(log),
+        *extra,
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _stop_at_exit(proc, str(workdir))
+    url = f"redis://127.0.0.1:{port}/0"
+    _wait_until(lambda: _redis_answers(url) is None, proc, log)
+    return proc
+
+
+def _redis_info(port: int, command: Sequence[str]) -> Any:
+    """The reply to one command sent to 127.0.0.1:``port`` (decoded), or None on any error."""
+    import redis
+
+    try:
+        client = redis.Redis(
+            port=port, socket_connect_timeout=2, socket_timeout=5, decode_responses=True
+        )
+        try:
+            return client.execute_command(*command)
+        finally:
+            client.close()
+    except (redis.RedisError, OSError):
+        return None
+
+
+def _replication(port: int) -> dict[str, Any]:
+    """``INFO replication`` of 127.0.0.1:``port`` as a dict (empty when it does not answer)."""
+    info = _redis_info(port, ["INFO", "replication"])
+    return info if isinstance(info, dict) else {}
+
+
+def _poll(ready: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        time.sleep(0.1)  # waiting for external processes to agree: there is no event
+    raise RuntimeError(f"timed out after {START_TIMEOUT:.0f}s waiting for {what}")
+
+
+def _start_redis_cluster() -> str:
+    """Three primaries (no replicas) on free loopback ports, slots split by ``redis-cli``."""
+    cli = _redis_binary("redis-cli")
+    workdir = Path(tempfile.mkdtemp(prefix="taskcore-redis-cluster-"))
+    ports = [free_port() for _ in range(3)]
+    for port in ports:
+        _spawn_redis(
+            workdir,
+            f"node-{port}",
+            port,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            str(workdir / f"nodes-{port}.conf"),
+            "--cluster-node-timeout",
+            "2000",
+            # the bus port defaults to port + 10000, which may be taken or above 65535
+            "--cluster-port",
+            str(free_port()),
+        )
+    nodes = [f"127.0.0.1:{port}" for port in ports]
+    done = subprocess.run(
+        [cli, "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"],
+        capture_output=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"redis-cli --cluster create failed: {done.stdout.decode(errors='replace')[-2000:]}"
+        )
+
+    def all_ok() -> bool:
+        for port in ports:
+            info = _redis_info(port, ["CLUSTER", "INFO"])
+            if not isinstance(info, str) or "cluster_state:ok" not in info:
+                return False
+        return True
+
+    _poll(all_ok, "the Redis Cluster to report cluster_state:ok on every node")
+    return "redis+cluster://" + ",".join(nodes)
+
+
+@_once
+def redis_cluster_url() -> str:
+    """A ``redis+cluster://`` URL of a Redis Cluster for this process.
+
+    ``TASKCORE_TEST_REDIS_CLUSTER_URL`` when set, else a 3-primary cluster started from the
+    ``redis-server`` binary on free loopback ports (stopped at exit). Tests use hash-tagged
+    namespaces of their own; nothing flushes the cluster.
+    """
+    configured = os.environ.get(REDIS_CLUSTER_ENV)
+    if configured:
+        return configured
+    return _start_redis_cluster()
+
+
+def _sentinel_config(workdir: Path, port: int, primary_port: int) -> Path:
+    conf = workdir / f"sentinel-{port}.conf"
+    conf.write_text(
+        f"port {port}\n"
+        "bind 127.0.0.1\n"
+        f'dir "{workdir}"\n'
+        f'logfile "{workdir}/sentinel-{port}.log"\n'
+        f"sentinel monitor {SENTINEL_SERVICE} 127.0.0.1 {primary_port} 2\n"
+        f"sentinel down-after-milliseconds {SENTINEL_SERVICE} 1000\n"
+        f"sentinel failover-timeout {SENTINEL_SERVICE} 10000\n"
+        f"sentinel parallel-syncs {SENTINEL_SERVICE} 1\n"
+    )
+    return conf
+
+
+def _start_redis_sentinel() -> str:
+    """A primary, one replica and three sentinels monitoring them as ``taskcore``.
+
+    Sentinels run as ``redis-server <conf> --sentinel`` (what Debian's ``redis-sentinel``
+    package wraps), so the ``redis-server`` package alone is enough.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="taskcore-redis-sentinel-"))
+    primary, replica = free_port(), free_port()
+    _spawn_redis(workdir, f"primary-{primary}", primary)
+    _spawn_redis(workdir, f"replica-{replica}", replica, "--replicaof", "127.0.0.1", str(primary))
+    _poll(
+        lambda: _replication(replica).get("master_link_status") == "up",
+        "the replica to finish its first sync with the primary",
+    )
+    sentinels = [free_port() for _ in range(3)]
+    for port in sentinels:
+        conf = _sentinel_config(workdir, port, primary)
+        log = workdir / f"sentinel-{port}.log"
+        proc = subprocess.Popen(
+            [_redis_binary(), str(conf), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _stop_at_exit(proc, str(workdir))
+        _wait_until(lambda p=port: _redis_info(p, ["PING"]) is not None, proc, log)
+
+    def agreed() -> bool:
+        for port in sentinels:
+            state = _redis_info(port, ["SENTINEL", "MASTER", SENTINEL_SERVICE])
+            if not isinstance(state, dict):
+                return False
+            if str(state.get("num-slaves")) != "1" or str(state.get("num-other-sentinels")) != "2":
+                return False
+        return True
+
+    _poll(agreed, "every sentinel to see the replica and the two other sentinels")
+    return f"redis+sentinel://{','.join(f'127.0.0.1:{p}' for p in sentinels)}/{SENTINEL_SERVICE}"
+
+
+@_once
+def redis_sentinel_url() -> str:
+    """A ``redis+sentinel://`` URL of a Sentinel-guarded primary for this process.
+
+    ``TASKCORE_TEST_REDIS_SENTINEL_URL`` when set, else a primary, a replica and three
+    sentinels started from ``redis-server`` on free loopback ports (stopped at exit). The
+    failover tests move the primary; every user of the URL follows it through the sentinels.
+    """
+    configured = os.environ.get(REDIS_SENTINEL_ENV)
+    if configured:
+        return configured
+    return _start_redis_sentinel()
 
 
 # ---------------------------------------------------------------------------- PostgreSQL

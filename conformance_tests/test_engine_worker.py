@@ -502,6 +502,8 @@ async def test_a_worker_keeps_consuming_after_the_server_goes_away_and_returns(
     # 30 s, so only a recovered wake-up path (or the worker's own retry) explains a prompt job.
     if driver.unreachable_url is None:
         pytest.skip("an in-process driver has no server to go away")
+    if not driver.single_address:
+        pytest.skip("the client reaches more than the URL's address: one proxy cannot cut it")
     url = urlsplit(driver.url())
     assert url.hostname is not None and url.port is not None
     ran: list[int] = []

@@ -49,7 +49,13 @@ def translate(exc: BaseException, server: str) -> BaseException:
             f"cannot reach Redis at {server} ({type(exc).__name__}: {exc}); check that the "
             "server runs and the URL is right, then retry"
         )
-    if isinstance(exc, redis_errors.RedisError):
+    if type(exc) in (redis_errors.RedisClusterException, redis_errors.SlotNotCoveredError):
+        # redis-py's cluster client raises these (not RedisErrors) when no node answers
+        return BackendUnavailable(
+            f"cannot reach the Redis Cluster at {server} ({type(exc).__name__}: {exc}); check "
+            "that its nodes run and the URL lists at least one of them, then retry"
+        )
+    if isinstance(exc, redis_errors.RedisError | redis_errors.RedisClusterException):
         return BackendError(
             f"Redis at {server} failed the operation ({type(exc).__name__}: {exc}); check the "
             "server's logs and that nothing else writes this namespace with other data types"
@@ -77,7 +83,12 @@ def translate_errors(
     async def wrapper(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await method(self, *args, **kwargs)
-        except (redis_errors.RedisError, OSError, UnicodeError) as exc:
+        except (
+            redis_errors.RedisError,
+            redis_errors.RedisClusterException,
+            OSError,
+            UnicodeError,
+        ) as exc:
             mapped = translate(exc, self.server)
             if mapped is exc:
                 raise
