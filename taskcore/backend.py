@@ -209,6 +209,11 @@ class WakeUp(abc.ABC):
     push between the reserve attempt and the wait is missed.
     """
 
+    sees_foreign_pushes: bool = False
+    """True when pushes made outside taskcore (node-resque, resque, a raw ``RPUSH``) wake it
+    too, e.g. through Redis keyspace notifications. Otherwise only taskcore's own pushes do,
+    and a worker finds other producers' jobs by polling (its ``poll_interval``)."""
+
     @abc.abstractmethod
     def arm(self) -> None:
         """Forget earlier notifications; later pushes to the watched queues are remembered."""

@@ -63,7 +63,8 @@ class MultiWorker(EventEmitter):
 
     Durations are seconds: ``timeout`` (each child's poll/ping interval), ``check_interval``
     (between sizing checks), ``max_event_loop_delay`` (lag above which the loop counts as
-    blocked, so the pool stops growing), ``shutdown_timeout`` (each child's hard deadline).
+    blocked, so the pool stops growing), ``shutdown_timeout`` (each child's hard deadline),
+    ``poll_interval`` (each child's idle poll for other producers' jobs, see :class:`Worker`).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class MultiWorker(EventEmitter):
         clock: Clock | None = None,
         queue: Queue | None = None,
         shutdown_timeout: float | None = 30.0,
+        poll_interval: float | None = None,
     ) -> None:
         super().__init__()
         if not 0 <= min_workers <= max_workers or max_workers < 1:
@@ -102,6 +104,7 @@ class MultiWorker(EventEmitter):
         self.clock: Clock = clock or StorageClock(backend)
         self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
         self.shutdown_timeout = shutdown_timeout
+        self.poll_interval = poll_interval
         self.workers: list[Worker] = []
         self.event_loop_delay = 0.0
         """The lag measured by the last probe, in seconds."""
@@ -222,6 +225,7 @@ class MultiWorker(EventEmitter):
             clock=self.clock,
             queue=self.queue,
             shutdown_timeout=self.shutdown_timeout,
+            poll_interval=self.poll_interval,
         )
 
         def forward(event: str, *args: Any) -> None:

@@ -98,6 +98,10 @@ class Worker(EventEmitter):
     """Works jobs from ``queues`` (priority order, or ``"*"``) using ``jobs``.
 
     ``timeout`` (seconds) is both the idle poll fallback and the heartbeat interval;
+    ``poll_interval`` (seconds, None = ``timeout``) is how often an idle worker looks at its
+    queues when its wake-up does not see other producers' pushes
+    (:attr:`WakeUp.sees_foreign_pushes`): the bound on how long a job enqueued by node-resque
+    or resque waits, at the cost of one reserve call per idle worker per interval;
     ``shutdown_timeout`` (seconds, None = wait forever) bounds how long :meth:`end` waits for the
     current job. ``queue`` is the :class:`~taskcore.queue.Queue` plugins use (built on the same
     backend and jobs when not given). With ``install_signal_handlers`` SIGTERM/SIGINT end the
@@ -116,10 +120,17 @@ class Worker(EventEmitter):
         queue: Queue | None = None,
         shutdown_timeout: float | None = 30.0,
         install_signal_handlers: bool = False,
+        poll_interval: float | None = None,
     ) -> None:
         super().__init__()
         if timeout <= 0:
             raise ConfigError(f"timeout={timeout!r}: the poll/ping interval must be > 0 seconds")
+        if poll_interval is not None and poll_interval <= 0:
+            raise ConfigError(
+                f"poll_interval={poll_interval!r}: give seconds > 0, or None to poll every "
+                "timeout seconds"
+            )
+        self.poll_interval = poll_interval
         self.backend = backend
         self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
         self.clock: Clock = clock or StorageClock(backend)
@@ -154,6 +165,16 @@ class Worker(EventEmitter):
     def working(self) -> bool:
         """True while a reserved job is being processed (decode, hooks, perform)."""
         return self._runner.working
+
+    @property
+    def idle_wait(self) -> float:
+        """Seconds an idle worker waits for a wake-up before it looks at its queues again:
+        ``timeout`` when its wake-up sees every producer's pushes, else ``poll_interval``
+        (when shorter)."""
+        wake = self._wake
+        if self.poll_interval is None or (wake is not None and wake.sees_foreign_pushes):
+            return self.timeout
+        return min(self.poll_interval, self.timeout)
 
     @property
     def busy(self) -> bool:
@@ -342,6 +363,8 @@ class Worker(EventEmitter):
         held: Held | None = None  # what our current-job record holds, as far as we know
         in_doubt = False  # a storage call failed: storage may or may not have applied it
         queues: list[str] | None = None
+        polled: list[str] | None = None  # the queues polled_text was joined from
+        polled_text = ""
         listed_at = 0.0
         backoff = 0.1
         assert self._wake is not None
@@ -360,7 +383,9 @@ class Worker(EventEmitter):
                         listed_at = self.clock.now()
                         queues = await self._queue_list()
                     self._wake.arm()
-                    self.emit("poll", ",".join(queues))
+                    if queues is not polled:
+                        polled, polled_text = queues, ",".join(queues)
+                    self.emit("poll", polled_text)
                     now = self.clock.now()
                     self._reregistered = False
                     reservation = await self._step(pending, queues, now)
@@ -426,7 +451,7 @@ class Worker(EventEmitter):
                     await asyncio.sleep(min(0.1 * 2**attempt, self.timeout))
 
     async def _idle_wait(self, wake: WakeUp) -> None:
-        waiter = asyncio.ensure_future(wake.wait(self.timeout))
+        waiter = asyncio.ensure_future(wake.wait(self.idle_wait))
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)

@@ -64,6 +64,9 @@ class RedisBackend(Backend):
     ``encoding_errors="surrogateescape"`` (as :func:`from_url` does) so that values holding
     bytes that are not UTF-8 are read and matched losslessly. ``namespace`` prefixes every key
     (``"resque"`` is node-resque's default; ``""`` writes keys without a prefix).
+    With ``keyspace_notifications`` (the default) idle workers are also woken by the server's
+    keyspace events for queue lists when the server publishes them, so jobs pushed by other
+    producers (node-resque, resque) start at once (:mod:`taskcore_redis.wakeup`).
     """
 
     capabilities: ClassVar[Capabilities] = Capabilities(
@@ -75,14 +78,23 @@ class RedisBackend(Backend):
     )
 
     def __init__(
-        self, client: Redis, *, namespace: str = "resque", owns_client: bool = False
+        self,
+        client: Redis,
+        *,
+        namespace: str = "resque",
+        owns_client: bool = False,
+        keyspace_notifications: bool = True,
     ) -> None:
         self.namespace = namespace
         self._client = client
         self._owns_client = owns_client
         self._keys = Keys(namespace)
         self._scripts = Scripts(client)
-        self._listener = PushListener(client, self._keys.pushed_channel)
+        self._listener = PushListener(
+            client,
+            self._keys.pushed_channel,
+            queue_prefix=self._keys.prefix + "queue:" if keyspace_notifications else None,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.server} namespace={self.namespace!r}>"
@@ -669,8 +681,9 @@ class RedisBackend(Backend):
 def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBackend:
     """A backend that owns a client for ``url`` (``redis://``, ``rediss://``, ``unix://``).
 
-    ``options`` go to :func:`redis.asyncio.from_url` (e.g. ``socket_timeout``,
-    ``max_connections``); ``decode_responses`` defaults to True and ``encoding_errors`` to
+    ``keyspace_notifications=False`` never uses the server's keyspace events for wake-ups
+    (see :class:`RedisBackend`). Other ``options`` go to :func:`redis.asyncio.from_url` (e.g.
+    ``socket_timeout``, ``max_connections``); ``decode_responses`` defaults to True and ``encoding_errors`` to
     ``"surrogateescape"``, so a value holding bytes that are not UTF-8 reads as a ``str`` with
     lone surrogates and is written back as the same bytes (``Capabilities.binary_payloads``).
     Nothing connects until :meth:`RedisBackend.open` or the first call. A URL redis-py would
@@ -678,6 +691,7 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
     :class:`~taskcore.errors.ConfigError` naming the part (:func:`taskcore.urls.check_url`).
     """
     check_url(url)
+    keyspace_notifications = bool(options.pop("keyspace_notifications", True))
     options.setdefault("decode_responses", True)
     options.setdefault("encoding_errors", "surrogateescape")
     try:
@@ -687,4 +701,9 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
             f"invalid Redis URL ({exc}); use redis://[:password@]host[:port][/db], "
             "rediss://... for TLS or unix:///path/to/socket"
         ) from exc
-    return RedisBackend(client, namespace=namespace, owns_client=True)
+    return RedisBackend(
+        client,
+        namespace=namespace,
+        owns_client=True,
+        keyspace_notifications=keyspace_notifications,
+    )

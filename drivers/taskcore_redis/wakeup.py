@@ -5,9 +5,16 @@ name on :attr:`Keys.pushed_channel`. :class:`PushListener` holds the backend's s
 subscription (opened lazily by the first :meth:`RedisBackend.wake_up`, closed by ``aclose``) and
 sets the event of every :class:`QueueWakeUp` watching that queue.
 
-node-resque does not publish: a job it enqueues is found by the worker's poll fallback (the
-``wait`` timeout), not by a notification. When the subscription's connection fails, every
-watcher is woken (so workers look at their queues) and the listener resubscribes with back-off.
+node-resque and Ruby resque do not publish. Where the server has **keyspace notifications for
+lists** enabled (``notify-keyspace-events`` holding ``K`` and ``l``, or ``A``: the one setting
+is ``CONFIG SET notify-keyspace-events Kl``, or ``notify-keyspace-events Kl`` in redis.conf),
+the listener detects it with ``CONFIG GET`` when it subscribes and also PSUBSCRIBEs
+``__keyspace@<db>__:<ns>:queue:*``, so a job any producer pushes (an ``RPUSH``/``LPUSH`` by
+node-resque, resque or redis-cli) wakes idle workers within milliseconds; its watchers then
+report :attr:`~taskcore.backend.WakeUp.sees_foreign_pushes`. Otherwise (notifications off,
+``CONFIG`` refused by a managed server, a Redis Cluster) such a job is found by the worker's
+poll (its ``poll_interval``). When the subscription's connection fails, every watcher is woken
+(so workers look at their queues) and the listener resubscribes with back-off.
 
 On a Redis Cluster the listener is ``sharded``: the channel is a shard channel (SSUBSCRIBE to
 the node serving the channel's slot, which is the namespace's slot, and the scripts SPUBLISH),
@@ -29,10 +36,21 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterPubSub
 
 from taskcore.backend import QueueWakeUp
+from taskcore_redis.keys import glob_escape
 
 __all__ = ["PushListener"]
 
 _SUBSCRIBE_CONFIRM_TIMEOUT = 5.0
+_LIST_PUSH_EVENTS = frozenset({"rpush", "lpush", "rpushx", "lpushx", "linsert"})
+"""Keyspace events that put an element in a list (LMOVE and friends report their destination
+with ``lpush``/``rpush``)."""
+
+
+def keyspace_lists_enabled(flags: str) -> bool:
+    """True when a ``notify-keyspace-events`` value publishes keyspace events for lists."""
+    return "K" in flags and ("l" in flags or "A" in flags)
+
+
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -54,10 +72,19 @@ class PushListener:
     """
 
     def __init__(
-        self, client: Redis | RedisCluster, channel: str, *, sharded: bool = False
+        self,
+        client: Redis | RedisCluster,
+        channel: str,
+        *,
+        sharded: bool = False,
+        queue_prefix: str | None = None,
     ) -> None:
         self._client = client
         self._channel = channel
+        self._queue_prefix = queue_prefix
+        """The full key prefix of queue lists (``<ns>:queue:``) to watch through keyspace
+        notifications when the server has them on; None never looks."""
+        self._keyspace: str | None = None  # the PSUBSCRIBEd pattern, without its "*"
         self.sharded = sharded
         """SSUBSCRIBE (shard channel, Redis Cluster only) instead of SUBSCRIBE; read when the
         subscription is (re)opened."""
@@ -70,8 +97,31 @@ class PushListener:
         """A new watcher for ``queues``, subscribing first if this is the first one."""
         await self._start()
         wakeup = QueueWakeUp(queues, self.remove)
+        wakeup.sees_foreign_pushes = self._keyspace is not None
         self._watchers.add(wakeup)
         return wakeup
+
+    @property
+    def keyspace_notifications(self) -> bool:
+        """True while the subscription also receives the server's keyspace events for queue
+        lists, so pushes by any producer wake watchers."""
+        return self._keyspace is not None
+
+    async def _keyspace_pattern(self) -> str | None:
+        """``__keyspace@<db>__:<ns>:queue:`` when the server publishes keyspace events for
+        lists (checked with CONFIG GET), else None. Never on a cluster."""
+        if self._queue_prefix is None or not isinstance(self._client, Redis):
+            return None
+        try:
+            config = await self._client.config_get("notify-keyspace-events")
+        except (redis_errors.RedisError, OSError):
+            return None  # CONFIG refused (a managed server): poll instead
+        values = list(config.values()) if isinstance(config, dict) else []
+        flags = values[0] if values and isinstance(values[0], str | bytes) else ""
+        if not keyspace_lists_enabled(_text(flags)):
+            return None
+        db = self._client.connection_pool.connection_kwargs.get("db", 0)
+        return f"__keyspace@{db}__:{self._queue_prefix}"
 
     def remove(self, wakeup: QueueWakeUp) -> None:
         """Stop feeding ``wakeup``. Idempotent."""
@@ -91,15 +141,24 @@ class PushListener:
             self._task = asyncio.create_task(self._run(pubsub), name="taskcore-redis-wakeup")
 
     async def _subscribe(self, pubsub: PubSub) -> None:
+        keyspace = await self._keyspace_pattern()
         if isinstance(pubsub, ClusterPubSub) and self.sharded:
             await pubsub.ssubscribe(self._channel)
         else:
             await pubsub.subscribe(self._channel)
+        needed = {"subscribe"}
+        if keyspace is not None:
+            await pubsub.psubscribe(glob_escape(keyspace) + "*")
+            needed.add("psubscribe")
         async with asyncio.timeout(_SUBSCRIBE_CONFIRM_TIMEOUT):
-            while True:
+            while needed:
                 message = await self._next(pubsub, _SUBSCRIBE_CONFIRM_TIMEOUT, confirmations=True)
-                if message is not None and _text(message["type"]) in ("subscribe", "ssubscribe"):
-                    return
+                if message is not None:
+                    kind = _text(message["type"])
+                    needed.discard("subscribe" if kind == "ssubscribe" else kind)
+        self._keyspace = keyspace
+        for watcher in self._watchers:
+            watcher.sees_foreign_pushes = keyspace is not None
 
     async def _next(
         self, pubsub: PubSub, timeout: float | None, *, confirmations: bool = False
@@ -127,9 +186,17 @@ class PushListener:
                 self._notify_all()
                 pubsub = await self._resubscribe(pubsub)
                 continue
-            if message is None or _text(message["type"]) not in ("message", "smessage"):
+            if message is None:
                 continue
-            queue = _text(message["data"])
+            kind = _text(message["type"])
+            if kind in ("message", "smessage"):
+                queue = _text(message["data"])
+            elif kind == "pmessage" and self._keyspace is not None:
+                if _text(message["data"]) not in _LIST_PUSH_EVENTS:
+                    continue  # a pop, a trim or a delete: nothing new to work
+                queue = _text(message["channel"])[len(self._keyspace) :]
+            else:
+                continue
             for watcher in list(self._watchers):
                 watcher.notify(queue)
 
