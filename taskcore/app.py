@@ -189,6 +189,7 @@ class App:
                     clock=self.clock,
                     queue=self.queue,
                     shutdown_timeout=s.shutdown_timeout,
+                    **({} if s.poll_interval is None else {"poll_interval": s.poll_interval}),
                 )
                 self._attach("worker", self.multi_worker)
                 await self.multi_worker.start()

@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     """Run a scheduler (leader-elected; safe on every node) and boot periodic tasks."""
     timeout: Annotated[float, Field(gt=0)] = 5.0
     """Worker poll fallback and heartbeat interval, and the scheduler's poll interval."""
+    poll_interval: Annotated[float | None, Field(gt=0)] = None
+    """How often an idle worker looks at its queues for jobs other producers (node-resque,
+    resque) pushed without waking it; None means every ``timeout``. Not needed on a Redis
+    server with keyspace notifications for lists (``notify-keyspace-events Kl``): those wake
+    workers at once. Each poll is one reserve call per idle worker."""
     min_workers: Annotated[int, Field(ge=0)] = 1
     max_workers: Annotated[int, Field(ge=0)] = 10
     """Worker pool bounds; ``max_workers = 0`` runs no workers on this node."""
@@ -297,7 +302,7 @@ class Settings(BaseSettings):
             return [q.strip() for q in text.split(",") if q.strip()]
         return value
 
-    @field_validator("stuck_worker_timeout", "shutdown_timeout", mode="before")
+    @field_validator("stuck_worker_timeout", "shutdown_timeout", "poll_interval", mode="before")
     @classmethod
     def _optional_seconds(cls, value: Any) -> Any:
         # A boolean would pass as 0 or 1 second (pydantic reads True as 1.0): "false" meant as
@@ -317,6 +322,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "timeout",
+        "poll_interval",
         "check_interval",
         "max_event_loop_delay",
         "stuck_worker_timeout",
