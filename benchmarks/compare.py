@@ -1,0 +1,390 @@
+"""taskcore against node-resque 9, side by side: drain rates in interleaved rounds, medians, ratios.
+
+Run: ``python -m benchmarks.compare [--jobs 5000] [--rounds 3] [--only NAME,...]
+[--soak 1000000]``
+
+Every scenario drains ``--jobs`` no-op jobs from one queue; a round runs each scenario once, in
+turn, so load from elsewhere on the machine spreads over all of them; the table shows each
+scenario's median jobs/s and the ratio to its node-resque counterpart. Servers (Redis,
+PostgreSQL) and node-resque are found or started exactly as the test suite does
+(``conformance_tests.servers``; node-resque 9 from ``conformance_tests/node/package.json``).
+
+On Redis every scenario starts the same way: the jobs wait in a staging list, then one RENAME
+moves them to the queue (taskcore workers are woken by a PUBLISH on the wake-up channel,
+node-resque's poll at 10 ms finds them) and the clock runs from the RENAME to the last job's
+success, so enqueueing costs nothing and wake-up paths count alike. Scenarios:
+
+* ``redis 1 worker``: one taskcore Worker / one node-resque Worker (``timeout`` 10 ms).
+* ``redis pool``: taskcore's MultiWorker with its defaults (``taskcore run``'s) / node-resque's
+  MultiWorker with its defaults.
+* ``redis processes``: ``taskcore worker --processes <cores>`` (supervised processes, each its
+  default pool) / node-resque's MultiWorker.
+* ``memory``, ``postgres``: one Worker and the default pool (jobs enqueued first, clock from
+  the worker's start). node-resque has no such drivers; PostgreSQL's pool is compared to its
+  one worker.
+* ``idle latency``: enqueue-to-start p50 with one idle worker (ms; lower is better).
+
+``--soak N`` runs one Redis worker and one PostgreSQL worker over N jobs each (in batches) and
+prints the process's RSS every 10% of the way, to show it stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import signal
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from benchmarks.bench import bench_latency
+from conformance_tests.drivers import DRIVERS, DriverSpec, connect_driver
+from conformance_tests.servers import node_resque_dir, redis_url
+from taskcore import codec
+from taskcore.backend import Backend
+from taskcore.multiworker import MultiWorker
+from taskcore.worker import Worker
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_SCRIPT = Path(__file__).resolve().parent / "node" / "drain.js"
+QUEUE = "bench"
+JOB = codec.encode_job("noop", QUEUE, [{}])
+Scenario = Callable[[int], Awaitable[float]]
+
+
+def _spec(driver_id: str) -> DriverSpec:
+    return next(d for d in DRIVERS if d.id == driver_id)
+
+
+async def _backend(driver_id: str, namespace: str) -> Backend:
+    spec = _spec(driver_id)
+    backend = connect_driver(spec, namespace, spec.url())
+    await backend.open()
+    return backend
+
+
+async def _noop(*_: Any) -> None:
+    return None
+
+
+class Drained:
+    """Counts successes (any emitter's) and sets ``done`` at ``jobs``."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.count = 0
+        self.done = asyncio.Event()
+        self.finished_at = 0.0
+        self._waiting: tuple[int, asyncio.Event] | None = None
+
+    async def reach(self, count: int) -> None:
+        """Return once ``count`` successes were seen."""
+        if self.count >= count:
+            return
+        self._waiting = (count, asyncio.Event())
+        await self._waiting[1].wait()
+
+    def __call__(self, *_: Any) -> None:
+        self.count += 1
+        if self._waiting is not None and self.count >= self._waiting[0]:
+            self._waiting[1].set()
+        if self.count == self.jobs:
+            self.finished_at = time.time()
+            self.done.set()
+
+
+# ---------------------------------------------------------------------------- Redis staging
+
+
+async def _stage(admin: Redis, namespace: str, jobs: int) -> None:
+    """``jobs`` payloads in ``<ns>:queue:staging``, ready to be renamed into the queue."""
+    staging = f"{namespace}:queue:staging"
+    await admin.delete(staging)
+    for start in range(0, jobs, 5000):
+        await admin.rpush(staging, *([JOB] * min(5000, jobs - start)))
+    await admin.sadd(f"{namespace}:queues", QUEUE)
+
+
+async def _release(admin: Redis, namespace: str) -> float:
+    """Move the staged jobs into the queue at once and wake taskcore workers; the start time."""
+    started = time.time()
+    async with admin.pipeline(transaction=True) as pipe:
+        pipe.rename(f"{namespace}:queue:staging", f"{namespace}:queue:{QUEUE}")
+        pipe.publish(f"{namespace}:taskcore:pushed", QUEUE)
+        await pipe.execute()
+    return started
+
+
+async def _flush(admin: Redis, namespace: str) -> None:
+    keys = [k async for k in admin.scan_iter(match=f"{namespace}:*", count=1000)]
+    for i in range(0, len(keys), 1000):
+        await admin.unlink(*keys[i : i + 1000])
+
+
+async def taskcore_redis(jobs: int, *, pool: bool) -> float:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = Redis.from_url(redis_url(), decode_responses=True)
+    backend = await _backend("redis", namespace)
+    drained = Drained(jobs)
+    runner: Worker | MultiWorker
+    if pool:
+        runner = MultiWorker(backend, {"noop": _noop}, queues=[QUEUE], name=f"bench-{namespace}")
+    else:
+        runner = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"bench-{namespace}")
+    runner.on("success", drained)
+    try:
+        await _stage(admin, namespace, jobs)
+        await runner.start()
+        await asyncio.sleep(0.2)  # registered and idle: we time the drain, not the start
+        started = await _release(admin, namespace)
+        await asyncio.wait_for(drained.done.wait(), 600)
+        return jobs / (drained.finished_at - started)
+    finally:
+        await runner.end()
+        await _flush(admin, namespace)
+        await backend.aclose()
+        await admin.aclose()
+
+
+async def taskcore_processes(jobs: int) -> float:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = Redis.from_url(redis_url(), decode_responses=True)
+    processes = os.cpu_count() or 1
+    await _stage(admin, namespace, jobs)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "taskcore",
+        "worker",
+        "benchmarks.noop_app:tasks",
+        "--url",
+        redis_url(),
+        "--namespace",
+        namespace,
+        "--processes",
+        str(processes),
+        cwd=REPO,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        # other processes: their registration and counters are read, there is no event
+        while await admin.scard(f"{namespace}:workers") < processes:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        started = await _release(admin, namespace)
+        processed = f"{namespace}:stat:processed"
+        while int(await admin.get(processed) or 0) < jobs:  # noqa: ASYNC110
+            await asyncio.sleep(0.002)
+        elapsed = time.time() - started
+        failed = int(await admin.get(f"{namespace}:stat:failed") or 0)
+        if failed:
+            raise RuntimeError(f"{failed} benchmark jobs failed in the worker processes")
+        return jobs / elapsed
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+        await _flush(admin, namespace)
+        await admin.aclose()
+
+
+async def node_resque(jobs: int, *, mode: str) -> float:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    admin = Redis.from_url(redis_url(), decode_responses=True)
+    await _stage(admin, namespace, jobs)
+    env = {
+        **os.environ,
+        "NODE_PATH": str(Path(node_resque_dir()) / "node_modules"),
+        "REDIS_URL": redis_url(),
+        "RESQUE_NAMESPACE": namespace,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        "node",
+        str(NODE_SCRIPT),
+        "--jobs",
+        str(jobs),
+        "--mode",
+        mode,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"node-resque did not start: {line!r}")
+        await asyncio.sleep(0.2)
+        started = await _release(admin, namespace)
+        line = await asyncio.wait_for(proc.stdout.readline(), 600)
+        if not line.startswith(b"done "):
+            raise RuntimeError(f"node-resque did not finish: {line!r}")
+        return jobs / (float(line.split()[1]) - started)
+    finally:
+        if proc.returncode is None:
+            with_timeout = asyncio.wait_for(proc.wait(), 10)
+            try:
+                await with_timeout
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        await _flush(admin, namespace)
+        await admin.aclose()
+
+
+# ---------------------------------------------------------------------------- memory, PostgreSQL
+
+
+async def taskcore_local(jobs: int, *, driver: str, pool: bool) -> float:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    backend = await _backend(driver, namespace)
+    drained = Drained(jobs)
+    try:
+        for start in range(0, jobs, 1000):
+            await backend.push_many([(QUEUE, JOB)] * min(1000, jobs - start))
+        runner: Worker | MultiWorker
+        if pool:
+            runner = MultiWorker(backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}")
+        else:
+            runner = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}")
+        runner.on("success", drained)
+        started = time.time()
+        await runner.start()
+        await asyncio.wait_for(drained.done.wait(), 600)
+        rate = jobs / (drained.finished_at - started)
+        await runner.end()
+        return rate
+    finally:
+        await backend.flush()
+        await backend.aclose()
+
+
+async def idle_latency(driver: str) -> float:
+    namespace = f"bench-{uuid.uuid4().hex[:8]}"
+    backend = await _backend(driver, namespace)
+    try:
+        p50, _ = await bench_latency(backend, 50)
+        return p50
+    finally:
+        await backend.flush()
+        await backend.aclose()
+
+
+# ---------------------------------------------------------------------------- the run
+
+PAIRS: list[tuple[str, str | None]] = [
+    ("tc redis 1 worker", "node Worker"),
+    ("tc redis pool", "node MultiWorker"),
+    ("tc redis processes", "node MultiWorker"),
+    ("tc postgres pool", "tc postgres 1 worker"),
+    ("tc memory pool", "tc memory 1 worker"),
+]
+
+
+def scenarios() -> dict[str, Scenario]:
+    return {
+        "tc redis 1 worker": lambda n: taskcore_redis(n, pool=False),
+        "node Worker": lambda n: node_resque(n, mode="worker"),
+        "tc redis pool": lambda n: taskcore_redis(n, pool=True),
+        "node MultiWorker": lambda n: node_resque(n, mode="multi"),
+        "tc redis processes": taskcore_processes,
+        "tc postgres 1 worker": lambda n: taskcore_local(n, driver="postgres", pool=False),
+        "tc postgres pool": lambda n: taskcore_local(n, driver="postgres", pool=True),
+        "tc memory 1 worker": lambda n: taskcore_local(n, driver="memory", pool=False),
+        "tc memory pool": lambda n: taskcore_local(n, driver="memory", pool=True),
+        "idle p50 ms redis": lambda _: idle_latency("redis"),
+        "idle p50 ms postgres": lambda _: idle_latency("postgres"),
+    }
+
+
+def render(jobs: int, rounds: int, results: dict[str, list[float]]) -> str:
+    med = {name: statistics.median(values) for name, values in results.items() if values}
+    lines = [
+        f"jobs={jobs} rounds={rounds} (medians; interleaved)",
+        "| scenario | jobs/s (ms for latency) | rounds |",
+        "|---|---|---|",
+    ]
+    for name, values in results.items():
+        lines.append(f"| {name} | {med[name]:,.1f} | {', '.join(f'{v:,.0f}' for v in values)} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    for mine, theirs in PAIRS:
+        if theirs is not None and mine in med and theirs in med:
+            lines.append(f"| {mine} / {theirs} | {med[mine] / med[theirs]:.2f}x |")
+    if "tc redis 1 worker" in med:
+        lines.append(f"| tc redis 1 worker, us per job | {1e6 / med['tc redis 1 worker']:.0f} |")
+    return "\n".join(lines)
+
+
+def rss_mib() -> float:
+    """The current resident set size of this process, MiB (Linux /proc; max RSS elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def soak(driver: str, total: int) -> list[tuple[int, float]]:
+    """One worker over ``total`` jobs, fed in batches; (jobs done, RSS MiB) every 10%."""
+    namespace = f"soak-{uuid.uuid4().hex[:8]}"
+    backend = await _backend(driver, namespace)
+    batch = 10_000
+    drained = Drained(total)
+    worker = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"soak-{namespace}")
+    worker.on("success", drained)
+    samples: list[tuple[int, float]] = []
+    await worker.start()
+    try:
+        for start in range(0, total, batch):
+            for chunk in range(start, min(total, start + batch), 1000):
+                await backend.push_many([(QUEUE, JOB)] * min(1000, total - chunk))
+            await drained.reach(min(total, start + batch) - 1000)
+            if (start + batch) % max(batch, total // 10) == 0:
+                samples.append((drained.count, rss_mib()))
+        await asyncio.wait_for(drained.done.wait(), 600)
+        samples.append((drained.count, rss_mib()))
+    finally:
+        await worker.end()
+        await backend.flush()
+        await backend.aclose()
+    return samples
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--jobs", type=int, default=5000, help="jobs per drain (default 5000)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--only", help="comma-separated scenario names (default: all)")
+    parser.add_argument("--soak", type=int, metavar="N", help="also run the N-job RSS soak")
+    args = parser.parse_args(argv)
+    table = scenarios()
+    names = list(table) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {', '.join(table)}")
+    results: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names:
+            value = await table[name](args.jobs)
+            results[name].append(value)
+            print(f"round {r + 1}: {name}: {value:,.1f}", file=sys.stderr, flush=True)
+    print(render(args.jobs, args.rounds, results))
+    if args.soak:
+        for driver in ("redis", "postgres"):
+            samples = await soak(driver, args.soak)
+            first, last = samples[0][1], samples[-1][1]
+            print(f"\nsoak {driver}: {args.soak:,} jobs, RSS MiB at jobs done:")
+            print("  " + ", ".join(f"{n:,}: {mib:.1f}" for n, mib in samples))
+            print(f"  growth from the first sample: {100 * (last - first) / first:+.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
