@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from conformance_tests import servers
+from conformance_tests import outage, servers
+from conformance_tests.outage import Proxying
 from conformance_tests.servers import free_port
 from taskcore.backend import Backend, Capabilities
 from taskcore.registry import connect
@@ -39,18 +40,18 @@ class DriverSpec:
     a server, returns a URL of the same scheme where nothing listens (for error-mapping tests);
     None for in-process drivers, which cannot be unreachable. ``namespace_for`` turns a test's
     namespace into one the driver accepts (a Redis Cluster wants a hash tag: ``{name}``); it
-    must return a namespace unchanged when it is already acceptable. ``single_address`` is
-    False when the client reaches servers beyond the URL's one ``host:port`` (a Redis Cluster
-    client follows the slot map to every node), so one TCP proxy in front of that address
-    cannot cut the storage off; tests that need to are skipped there (a Cluster's own are in
-    ``test_redis_topologies.py``).
+    must return a namespace unchanged when it is already acceptable. ``behind_proxies`` puts
+    the storage of a URL behind TCP proxies (:mod:`conformance_tests.outage`) so outage tests
+    can cut a backend off every server its client reaches and bring them back: one proxy for
+    the URL's ``host:port`` by default, one per node for a Redis Cluster; None for in-process
+    drivers, which have no server to go away.
     """
 
     id: str
     url: Callable[[], str]
     unreachable_url: Callable[[], str] | None = None
     namespace_for: Callable[[str], str] = str
-    single_address: bool = True
+    behind_proxies: Proxying | None = outage.single_server
 
 
 def hash_tagged(namespace: str) -> str:
@@ -66,7 +67,7 @@ def _memory_url() -> str:
 
 
 DRIVERS: list[DriverSpec] = [
-    DriverSpec("memory", _memory_url),
+    DriverSpec("memory", _memory_url, behind_proxies=None),
     DriverSpec(
         "redis",
         servers.redis_url,
@@ -82,7 +83,7 @@ DRIVERS: list[DriverSpec] = [
         servers.redis_cluster_url,
         lambda: f"redis+cluster://127.0.0.1:{free_port()}",
         namespace_for=hash_tagged,
-        single_address=False,
+        behind_proxies=outage.redis_cluster_nodes,
     ),
 ]
 """Every built-in driver, memory first (the cheapest to run), then the Redis topologies."""

@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import Redis
 
 from conformance_tests import servers
 from conformance_tests.drivers import REDIS_SENTINEL
 from conformance_tests.engine_support import WAIT, EventLog
-from conformance_tests.helpers import NOW, TcpProxy, job, worker
+from conformance_tests.helpers import NOW, job, worker
+from conformance_tests.outage import redis_cluster_nodes
 from taskcore import codec, connect
 from taskcore.errors import BackendUnavailable, ConfigError
 from taskcore.worker import Worker
@@ -154,37 +155,22 @@ async def test_a_push_on_a_cluster_wakes_a_watcher_on_another_client(mode: str) 
 async def test_cluster_nodes_going_away_raise_backend_unavailable_then_work_again() -> None:
     # Every node behind its own proxy (the client is told to reach node N through proxy N), so
     # cutting the proxies cuts the whole cluster, as when its machines go away.
-    seed = parse_cluster_url(servers.redis_cluster_url()).nodes[0]
-    async with RedisCluster(host=seed[0], port=seed[1]) as probe:
-        nodes = [(node.host, node.port) for node in probe.get_primaries()]
-    proxies = [TcpProxy(host, port) for host, port in nodes]
-    for proxy in proxies:
-        await proxy.__aenter__()
-    via = {port: proxy.port for (_, port), proxy in zip(nodes, proxies, strict=True)}
-
-    def remap(address: tuple[str, int]) -> tuple[str, int]:
-        return address[0], via.get(address[1], address[1])
-
-    namespace = _tagged()
-    url = f"redis+cluster://127.0.0.1:{proxies[0].port}"
-    backend = connect(url, namespace=namespace, address_remap=remap, socket_timeout=2)
-    try:
-        await backend.open()
-        await backend.push("math", job(1))
-        for proxy in proxies:
-            proxy.stop()
-        with pytest.raises(BackendUnavailable) as cut:
-            await backend.push("math", job(2))
-        assert "redis+cluster://" in str(cut.value) and cut.value.__cause__ is not None
-        for proxy in proxies:
-            await proxy.restart()
-        await backend.push("math", job(3))
-        assert await backend.queue_range("math", 0, -1) == [job(1), job(3)]
-        await backend.flush()
-    finally:
-        await backend.aclose()
-        for proxy in proxies:
-            await proxy.__aexit__(None, None, None)
+    async with redis_cluster_nodes(servers.redis_cluster_url()) as storage:
+        assert len(storage.proxies) == 3
+        backend = storage.connect(_tagged())
+        try:
+            await backend.open()
+            await backend.push("math", job(1))
+            storage.cut()
+            with pytest.raises(BackendUnavailable) as cut:
+                await backend.push("math", job(2))
+            assert "redis+cluster://" in str(cut.value) and cut.value.__cause__ is not None
+            await storage.restore()
+            await backend.push("math", job(3))
+            assert await backend.queue_range("math", 0, -1) == [job(1), job(3)]
+            await backend.flush()
+        finally:
+            await backend.aclose()
 
 
 # ------------------------------------------------------------------ Redis Sentinel
