@@ -31,13 +31,14 @@ from taskcore.backend import (
     WorkerId,
     WorkerPing,
 )
-from taskcore.codec import dumps, encode_ping, js_date, js_round
+from taskcore.codec import encode_ping, js_round
 from taskcore.errors import ConfigError
 from taskcore.urls import check_url
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys, glob_escape
 from taskcore_redis.lua import Scripts
 from taskcore_redis.records import read_current_job, read_integer, read_ping
+from taskcore_redis.stepargs import StepCache
 from taskcore_redis.wakeup import PushListener
 
 __all__ = ["RedisBackend", "from_url"]
@@ -90,6 +91,7 @@ class RedisBackend(Backend):
         self._owns_client = owns_client
         self._keys = Keys(namespace)
         self._scripts = Scripts(client)
+        self._step_cache = StepCache(self._keys)
         self._listener = PushListener(
             client,
             self._keys.pushed_channel,
@@ -176,29 +178,23 @@ class RedisBackend(Backend):
         workers set, with a ping at ``now``, in the same script (:meth:`reserve`)."""
         deltas = outcome.stat_deltas(worker.name) if outcome is not None else {}
         record = outcome.failure_record if outcome is not None else None
-        member = worker.member
-        seconds = js_round(now)
-        keys = [
-            self._keys.current_job(member),
-            self._keys.failed,
-            self._keys.workers,
-            self._keys.worker_started(member),
-            self._ping_key(worker),
-            *(self._keys.stat(name) for name in deltas),
-            *(self._keys.queue(q) for q in queues),
-        ]
+        cache = self._step_cache
+        const = cache.args(worker, queues)
+        seconds = cache.seconds(now)
+        keys = [*const.head_keys, *(cache.stat_key(const, name) for name in deltas)]
+        keys += const.queue_keys
         args: list[str | int] = [
             "1" if outcome is not None else "0",
             len(deltas),
             record or "",
-            member,
+            worker.member,
             seconds,
-            encode_ping(seconds, worker.name, worker.queues_str) if queues else "",
+            const.ping(seconds) if queues else "",
             *deltas.values(),
-            dumps(js_date(now)),
-            dumps(worker.name),
-            *(dumps(q) for q in queues),
+            cache.date_json(now),
+            const.name_json,
         ]
+        args += const.queue_args
         result = await self._scripts.worker_step(keys=keys, args=args)
         if result is None:
             return None
@@ -683,9 +679,10 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
 
     ``keyspace_notifications=False`` never uses the server's keyspace events for wake-ups
     (see :class:`RedisBackend`). Other ``options`` go to :func:`redis.asyncio.from_url` (e.g.
-    ``socket_timeout``, ``max_connections``); ``decode_responses`` defaults to True and ``encoding_errors`` to
-    ``"surrogateescape"``, so a value holding bytes that are not UTF-8 reads as a ``str`` with
-    lone surrogates and is written back as the same bytes (``Capabilities.binary_payloads``).
+    ``socket_timeout``, ``max_connections``); ``decode_responses`` defaults to True and
+    ``encoding_errors`` to ``"surrogateescape"``, so a value holding bytes that are not UTF-8
+    reads as a ``str`` with lone surrogates and is written back as the same bytes
+    (``Capabilities.binary_payloads``).
     Nothing connects until :meth:`RedisBackend.open` or the first call. A URL redis-py would
     misread (no host, port 0 or out of range, a database that is not a number, whitespace) is a
     :class:`~taskcore.errors.ConfigError` naming the part (:func:`taskcore.urls.check_url`).

@@ -1,0 +1,94 @@
+"""The constant part of a worker's ``worker_step.lua`` call, built once per worker.
+
+A worker calls the step script once per job with the same worker keys, queue keys, JSON-encoded
+name and queues: :class:`StepArgs` builds them once per ``(worker, queues)`` and keeps the
+values that change once per second (the JS date of ``run_at`` and the ping) until the second
+changes, so the hot path only assembles lists. The cache is bounded (a wildcard worker's queue
+list changes as queues come and go).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from taskcore.backend import WorkerId
+from taskcore.codec import dumps, encode_ping, js_date, js_round
+from taskcore_redis.keys import Keys
+
+__all__ = ["StepArgs", "StepCache"]
+
+_MAX_ENTRIES = 256
+
+
+@dataclass(slots=True)
+class StepArgs:
+    """Keys and encoded arguments of one worker's step over one queue list."""
+
+    head_keys: list[str]
+    """current-job, failed, workers, started and ping keys."""
+    queue_keys: list[str]
+    name_json: str
+    queue_args: list[str]
+    worker: WorkerId
+    stat_keys: dict[str, str] = field(default_factory=dict)
+    _ping: tuple[int, str] = (-1, "")
+
+    def ping(self, seconds: int) -> str:
+        """The worker's ping JSON at ``seconds`` (encoded once per second)."""
+        if self._ping[0] != seconds:
+            self._ping = (seconds, encode_ping(seconds, self.worker.name, self.worker.queues_str))
+        return self._ping[1]
+
+
+class StepCache:
+    """:class:`StepArgs` per ``(worker, queues)``, and the JS date JSON per second."""
+
+    def __init__(self, keys: Keys) -> None:
+        self._keys = keys
+        self._entries: dict[tuple[str, tuple[str, ...]], StepArgs] = {}
+        self._date: tuple[int, str] = (-1, "")
+
+    def args(self, worker: WorkerId, queues: Sequence[str]) -> StepArgs:
+        """The constant keys and arguments for ``worker`` reserving over ``queues``."""
+        key = (worker.member, tuple(queues))
+        found = self._entries.get(key)
+        if found is None:
+            if len(self._entries) >= _MAX_ENTRIES:
+                self._entries.clear()
+            keys, member = self._keys, worker.member
+            found = StepArgs(
+                head_keys=[
+                    keys.current_job(member),
+                    keys.failed,
+                    keys.workers,
+                    keys.worker_started(member),
+                    keys.worker_ping(worker.name),
+                ],
+                queue_keys=[keys.queue(q) for q in queues],
+                name_json=dumps(worker.name),
+                queue_args=[dumps(q) for q in queues],
+                worker=worker,
+            )
+            self._entries[key] = found
+        return found
+
+    def stat_key(self, args: StepArgs, name: str) -> str:
+        """``stat:<name>``'s key, built once per worker and counter."""
+        key = args.stat_keys.get(name)
+        if key is None:
+            key = args.stat_keys[name] = self._keys.stat(name)
+        return key
+
+    def date_json(self, now: float) -> str:
+        """``dumps(js_date(now))``, encoded once per second."""
+        second = math.floor(now)
+        if self._date[0] != second:
+            self._date = (second, dumps(js_date(now)))
+        return self._date[1]
+
+    @staticmethod
+    def seconds(now: float) -> int:
+        """The ping's whole seconds (JS ``Math.round``)."""
+        return js_round(now)
