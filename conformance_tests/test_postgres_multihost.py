@@ -2,7 +2,8 @@
 is used, as after a primary switch (libpq's ``target_session_attrs``, implemented by asyncpg).
 
 The suite's PostgreSQL is listed after a port where nothing listens, so the driver must skip
-the dead host for its pool and for its LISTEN connection alike.
+the dead host for its pool and for its LISTEN connection alike; in the URL form, as asyncpg
+keywords, and as libpq's keyword/value string (``host=a,b port=1,2 ...``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
+import asyncpg
 import pytest
 
 from conformance_tests import servers
@@ -56,3 +58,34 @@ async def test_host_lists_given_as_keywords_work_like_the_url_form() -> None:
     )
     async with backend:
         await _round_trip(backend)
+
+
+async def test_a_libpq_keyword_dsn_skips_a_dead_first_host() -> None:
+    live = urlsplit(servers.postgres_dsn())
+    dsn = (
+        f"host=127.0.0.1,{live.hostname} port={free_port()},{live.port} user={live.username} "
+        f"dbname={live.path.lstrip('/')} target_session_attrs=read-write connect_timeout=5"
+    )
+    async with connect(dsn, namespace=f"multihost-{uuid.uuid4().hex[:8]}") as backend:
+        await _round_trip(backend)
+
+
+async def test_quoted_keyword_values_reach_the_server_unescaped() -> None:
+    # application_name is sent as a startup setting: the server reports what libpq's quoting
+    # rules made of it (a space, an escaped quote and an escaped backslash).
+    live = urlsplit(servers.postgres_dsn())
+    name = f"taskcore {uuid.uuid4().hex[:8]} it's a \\ test"
+    quoted = "'" + name.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    dsn = (
+        f"host={live.hostname} port={live.port} user = {live.username} "
+        f"dbname='{live.path.lstrip('/')}' application_name={quoted}"
+    )
+    async with connect(dsn, namespace=f"multihost-{uuid.uuid4().hex[:8]}") as backend:
+        await backend.ping()
+        admin = await asyncpg.connect(servers.postgres_dsn(), timeout=10)
+        try:
+            names = await admin.fetch("SELECT application_name FROM pg_stat_activity")
+        finally:
+            await admin.close()
+        assert name in {row["application_name"] for row in names}
+        await backend.flush()

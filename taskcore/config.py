@@ -55,7 +55,7 @@ from pydantic_settings import (
 from taskcore.configfile import ConfigFile, find_config_file
 from taskcore.errors import ConfigError
 from taskcore.ops.settings import SCHEDULER_LOGGING, WORKER_LOGGING, HealthSettings, event_levels
-from taskcore.urls import check_url
+from taskcore.urls import check_url, is_keyword_dsn, mask_keyword_dsn
 
 __all__ = ["NONE_WORDS", "ResqueOverrides", "Settings", "import_class", "mask_url"]
 
@@ -83,7 +83,10 @@ _SECRET_PARAMS = frozenset({"password", "pass", "passwd", "pwd", "secret", "toke
 
 def mask_url(url: str) -> str:
     """``url`` with its password (in the userinfo or a ``password=`` query parameter) replaced by
-    ``***``; unchanged when it has none. An unparseable URL is replaced entirely, never echoed."""
+    ``***``; unchanged when it has none. An unparseable URL is replaced entirely, never echoed.
+    A libpq keyword/value DSN is masked by :func:`~taskcore.urls.mask_keyword_dsn`."""
+    if is_keyword_dsn(url):
+        return mask_keyword_dsn(url)
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from taskcore.backend import Backend
 from taskcore.errors import DriverNotFound
-from taskcore.urls import check_url
+from taskcore.urls import check_url, is_keyword_dsn
 
 __all__ = ["DEFAULT_URL", "connect", "register_driver"]
 
@@ -76,8 +76,11 @@ def connect(url: str = DEFAULT_URL, *, namespace: str = "resque", **options: Any
     """Build the backend a URL names; open it with ``async with`` or ``await backend.open()``.
 
     ``memory://`` (the default) is in-process; ``redis://``, ``rediss://`` and ``unix://`` reach
-    a Redis server; ``postgresql://`` a PostgreSQL server. ``namespace`` prefixes every key
-    (Redis) or selects the schema's namespace column (PostgreSQL).
+    a Redis server; ``postgresql://`` a PostgreSQL server, as does libpq's keyword/value form
+    (``"host=db1,db2 dbname=jobs target_session_attrs=read-write"``, see docs/postgres.md).
+    ``namespace`` prefixes every key (Redis) or selects the schema's namespace column
+    (PostgreSQL).
     """
-    scheme = urlsplit(check_url(url)).scheme.lower()  # ConfigError naming the bad part
+    checked = check_url(url)  # ConfigError naming the bad part
+    scheme = "postgresql" if is_keyword_dsn(checked) else urlsplit(checked).scheme.lower()
     return _resolve(scheme)(url, namespace=namespace, **options)

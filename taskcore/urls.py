@@ -9,8 +9,12 @@ URL without a socket path. The password is never part of a message.
 
 It knows the URL forms of the built-in schemes (``memory``, ``redis``, ``rediss``, ``unix``,
 ``postgresql``/``postgres``); for any other scheme only the scheme-independent rules apply, the
-rest is the third-party driver's business. The drivers call it from ``from_url``;
-:class:`~taskcore.config.Settings` calls it when the settings are built.
+rest is the third-party driver's business. A string without a scheme that starts with
+``keyword=`` is libpq's keyword/value form of a PostgreSQL DSN (``host=db1,db2 dbname=jobs``,
+:func:`is_keyword_dsn`): its syntax is checked here (:func:`parse_keyword_dsn`), its keywords by
+the PostgreSQL driver, and :func:`mask_keyword_dsn` hides its password. The drivers call
+:func:`check_url` from ``from_url``; :class:`~taskcore.config.Settings` calls it when the
+settings are built.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from taskcore.errors import ConfigError
 
-__all__ = ["check_url"]
+__all__ = ["check_url", "is_keyword_dsn", "mask_keyword_dsn", "parse_keyword_dsn"]
 
 _EXAMPLES = "e.g. memory://, redis://host:6379/0 or postgresql://user@host:5432/db"
 _REDIS = frozenset({"redis", "rediss"})
@@ -39,6 +43,9 @@ def check_url(url: object) -> str:
         raise ConfigError(f"the storage URL must be a string, not {type(url).__name__}")
     if not url.strip():
         raise ConfigError(f"the storage URL is empty; set one, {_EXAMPLES}")
+    if is_keyword_dsn(url):
+        parse_keyword_dsn(url)
+        return url
     if url != url.strip():
         raise ConfigError(
             "the storage URL has leading or trailing whitespace (a stray newline from an env "
@@ -164,3 +171,102 @@ def _check_postgres(url: str, scheme: str) -> None:
         if key == "port":
             for one in value.split(","):
                 _check_port(one, scheme, where="?port=")
+
+
+# ---------------------------------------------------------------- libpq keyword/value DSNs
+
+_KEYWORD_START = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_]*\s*=")
+_KEYWORD_FORM = "keyword=value pairs separated by spaces, e.g. host=db1,db2 port=5432 dbname=jobs"
+
+
+def is_keyword_dsn(url: object) -> bool:
+    """True for libpq's keyword/value connection string (``host=db1 dbname=jobs``): a string
+    that starts with ``keyword=`` (a URL starts with ``scheme:``, so the two never overlap).
+    Such a string names a PostgreSQL server."""
+    return isinstance(url, str) and _KEYWORD_START.match(url) is not None
+
+
+def parse_keyword_dsn(dsn: str) -> list[tuple[str, str]]:
+    """The ``(keyword, value)`` pairs of a libpq keyword/value string, in order.
+
+    The syntax is libpq's (``conninfo_parse``): ``keyword = value`` pairs separated by
+    whitespace, spaces around ``=`` allowed; a value with spaces, or an empty one, is written in
+    single quotes; inside or outside quotes a backslash escapes the next character (``\\'``,
+    ``\\\\``). Which keywords are valid is the driver's business. :class:`ConfigError` says
+    where the syntax breaks by position and keyword, never showing a value or a word that may
+    be part of one (an unquoted password with a space).
+    """
+    pairs: list[tuple[str, str]] = []
+    i, n = 0, len(dsn)
+    while True:
+        while i < n and dsn[i].isspace():
+            i += 1
+        if i == n:
+            break
+        start = i
+        while i < n and dsn[i] != "=" and not dsn[i].isspace():
+            i += 1
+        keyword = dsn[start:i]
+        while i < n and dsn[i].isspace():
+            i += 1
+        if i == n or dsn[i] != "=" or not keyword:
+            raise ConfigError(
+                f"the PostgreSQL DSN's word {len(pairs) + 1} is not keyword=value (a value with "
+                f"spaces is quoted: password='a b'); write {_KEYWORD_FORM}"
+            )
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", keyword):
+            raise ConfigError(
+                f"the PostgreSQL DSN's keyword {len(pairs) + 1} is not a name (letters, digits, "
+                f"_); write {_KEYWORD_FORM}"
+            )
+        i += 1
+        while i < n and dsn[i].isspace():
+            i += 1
+        value, i = _keyword_value(dsn, i, keyword)
+        if "\x00" in value:
+            raise ConfigError(f"the PostgreSQL DSN's {keyword} contains a NUL character")
+        pairs.append((keyword, value))
+    return pairs
+
+
+def _keyword_value(dsn: str, i: int, keyword: str) -> tuple[str, int]:
+    """The value starting at ``dsn[i]``, unquoted and unescaped, and the index after it."""
+    out: list[str] = []
+    n = len(dsn)
+    quoted = i < n and dsn[i] == "'"
+    i += quoted
+    while i < n and (quoted or not dsn[i].isspace()):
+        char = dsn[i]
+        if char == "\\" and i + 1 < n:
+            out.append(dsn[i + 1])
+            i += 2
+            continue
+        if quoted and char == "'":
+            return "".join(out), i + 1
+        out.append(char)
+        i += 1
+    if quoted:
+        raise ConfigError(
+            f"the PostgreSQL DSN's {keyword} value has an unterminated quoted string; close it "
+            "with ' (a quote inside it is written \\')"
+        )
+    return "".join(out), i
+
+
+def _quote_keyword_value(value: str) -> str:
+    if value and not any(c.isspace() or c in "'\\" for c in value):
+        return value
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def mask_keyword_dsn(dsn: str) -> str:
+    """A libpq keyword/value string with its password shown as ``***``, for logs and messages;
+    ``<unparseable DSN>`` when its syntax is broken (so nothing of it is echoed)."""
+    try:
+        pairs = parse_keyword_dsn(dsn)
+    except ConfigError:
+        return "<unparseable DSN>"
+    return " ".join(
+        f"{k}=***" if k.lower() in ("password", "sslpassword") else f"{k}={_quote_keyword_value(v)}"
+        for k, v in pairs
+    )

@@ -31,8 +31,9 @@ from taskcore.backend import (
 )
 from taskcore.codec import encode_current_job, js_date, js_round
 from taskcore.errors import BackendError, BackendUnavailable, ConfigError, TaskcoreError
-from taskcore.urls import check_url
+from taskcore.urls import check_url, is_keyword_dsn
 from taskcore_postgres import schema as schema_mod
+from taskcore_postgres.dsn import describe, keyword_dsn_to_url
 from taskcore_postgres.notify import NotificationHub
 from taskcore_postgres.queries import Queries
 from taskcore_postgres.text import check_storable
@@ -180,13 +181,7 @@ class PostgresBackend(Backend):
         """Host, port and database of the DSN, never its credentials."""
         if self._dsn is None:
             return "<asyncpg pool>"
-        parts = urlsplit(self._dsn)
-        host = parts.hostname or "localhost"
-        try:
-            port = f":{parts.port}" if parts.port else ""
-        except ValueError:  # not a number: the text after the host, never the credentials
-            port = ":" + parts.netloc.rpartition("@")[2].rpartition(":")[2]
-        return f"{parts.scheme}://{host}{port}{parts.path}"
+        return describe(self._dsn)
 
     def _translate(self, exc: BaseException) -> TaskcoreError | None:
         """The taskcore error for a native one; None when ``exc`` is not a database error."""
@@ -785,8 +780,15 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> Postgres
 
     A URL whose port is not a number in 1..65535 (in the host list or ``?port=``), or that has
     whitespace, is a :class:`~taskcore.errors.ConfigError` naming the part, here rather than at
-    :meth:`~PostgresBackend.open` (:func:`taskcore.urls.check_url`)."""
+    :meth:`~PostgresBackend.open` (:func:`taskcore.urls.check_url`).
+
+    libpq's keyword/value form (``"host=db1,db2 port=5432 dbname=jobs"``) is accepted too and
+    rewritten by :func:`taskcore_postgres.dsn.keyword_dsn_to_url`; ``options`` given here win
+    over what it sets."""
     check_url(url)
+    if is_keyword_dsn(url):
+        url, from_dsn = keyword_dsn_to_url(url)
+        options = {**from_dsn, **options}
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("postgresql", "postgres"):
         raise ConfigError(
