@@ -43,8 +43,9 @@ class DriverSpec:
     must return a namespace unchanged when it is already acceptable. ``behind_proxies`` puts
     the storage of a URL behind TCP proxies (:mod:`conformance_tests.outage`) so outage tests
     can cut a backend off every server its client reaches and bring them back: one proxy for
-    the URL's ``host:port`` by default, one per node for a Redis Cluster; None for in-process
-    drivers, which have no server to go away.
+    the URL's ``host:port`` by default, one per node for a Redis Cluster; those tests are
+    skipped for in-process drivers (``unreachable_url`` None), which have no server to go away,
+    and where ``behind_proxies`` is None.
     """
 
     id: str
