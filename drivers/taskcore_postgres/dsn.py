@@ -91,6 +91,7 @@ _UNSUPPORTED = frozenset(
     }
 )
 
+
 def _check_ports(pairs: dict[str, str]) -> None:
     ports = pairs["port"].split(",") if "port" in pairs else []
     for port in ports:
