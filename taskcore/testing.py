@@ -150,9 +150,9 @@ async def drain(
     With ``promote_due``, delayed jobs due at ``clock.now()`` are moved to their queues first
     (and again whenever the queues run dry), so ``clock.advance(60.5); await drain(...)`` runs
     what became due (resque stores due times in whole seconds and a job never runs early, so
-    a job asked for in 60 s is due once 60.5 s have passed). Jobs scheduled by the drained jobs (a Retry, a periodic task's next run)
-    run only once due. ``max_jobs`` guards against a job that re-enqueues itself forever.
-    Pass ``worker`` to listen to its events.
+    a job asked for in 60 s is due once 60.5 s have passed). Jobs scheduled by the drained
+    jobs (a Retry, a periodic task's next run) run only once due. ``max_jobs`` guards against
+    a job that re-enqueues itself forever. Pass ``worker`` to listen to its events.
     """
     definitions = jobs.jobs if isinstance(jobs, TaskRegistry) else jobs
     worker = worker or Worker(backend, definitions, queues=queues, clock=clock)
