@@ -24,8 +24,8 @@ success, so enqueueing costs nothing and wake-up paths count alike. Scenarios:
   one worker.
 * ``idle latency``: enqueue-to-start p50 with one idle worker (ms; lower is better).
 
-``--soak N`` runs one Redis worker and one PostgreSQL worker over N jobs each (in batches) and
-prints the process's RSS every 10% of the way, to show it stays flat.
+``--soak N`` runs one Redis worker and one PostgreSQL worker (``--soak-drivers``) over N jobs
+each (in batches) and prints the process's RSS every 10% of the way, to show it stays flat.
 """
 
 from __future__ import annotations
@@ -363,6 +363,9 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     parser.add_argument("--only", help="comma-separated scenario names (default: all)")
     parser.add_argument("--soak", type=int, metavar="N", help="also run the N-job RSS soak")
+    parser.add_argument(
+        "--soak-drivers", default="redis,postgres", help="drivers of the soak (redis,postgres)"
+    )
     args = parser.parse_args(argv)
     table = scenarios()
     names = list(table) if not args.only else [n.strip() for n in args.only.split(",")]
@@ -377,7 +380,7 @@ async def main(argv: list[str] | None = None) -> int:
             print(f"round {r + 1}: {name}: {value:,.1f}", file=sys.stderr, flush=True)
     print(render(args.jobs, args.rounds, results))
     if args.soak:
-        for driver in ("redis", "postgres"):
+        for driver in args.soak_drivers.split(","):
             samples = await soak(driver, args.soak)
             first, last = samples[0][1], samples[-1][1]
             print(f"\nsoak {driver}: {args.soak:,} jobs, RSS MiB at jobs done:")
