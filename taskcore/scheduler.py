@@ -25,13 +25,28 @@ Fixed against node-resque: promotion is one atomic, exactly-once storage step
 never duplicate one and no enqueue plugin can silently drop it; every due timestamp is promoted
 in one poll; the stuck-worker check runs on every poll, not only when nothing was due.
 
-Events: ``start()``, ``end()``, ``poll()`` (each poll as leader), ``leader()`` (on becoming
-leader), ``transferred_job(timestamp, job)`` (timestamp in whole seconds; ``job`` a
+Events: ``start()``, ``end()``, ``poll()`` (each poll as leader, before its work),
+``leader()`` (on becoming leader), ``leader_lost()`` (a renewal or a poll found the leader lock
+held by another scheduler or gone while this one led; not emitted by :meth:`Scheduler.end`,
+which releases the lock on purpose, nor when storage cannot be reached, which proves nothing),
+``transferred_job(timestamp, job)`` (timestamp in whole seconds; ``job`` a
 :class:`~taskcore.codec.Job`, or the raw payload string when it cannot be decoded),
 ``clean_stuck_worker(name, failures, age)`` (``failures`` a list of
 :class:`~taskcore.codec.Failure`, ``age`` seconds since its last ping),
-``clock_skew(name, seconds_ahead)`` (a worker's ping is dated more than ``skew_tolerance``
-seconds in the future; reported once until its pings are back in range) and ``error(error)``.
+``poll_done(promoted, cleaned, duration)`` (the end of each poll as leader: ``promoted`` delayed
+jobs moved to their queues and ``cleaned`` stuck workers removed by this poll, both counts,
+``duration`` the poll's run time in seconds on the monotonic clock; it follows every
+``transferred_job`` and ``clean_stuck_worker`` of the poll, and is not emitted when storage
+became unreachable mid-poll: ``error`` is), ``clock_skew(name, seconds_ahead)`` (a worker's ping
+is dated more than ``skew_tolerance`` seconds in the future; reported once until its pings are
+back in range) and ``error(error)``.
+
+Log lines: the scheduler itself logs (``taskcore.scheduler``) only a step that failed (ERROR),
+storage answering again (INFO) and DEBUG notes; the operator's lines (leader gained and lost,
+promotions per poll, stuck workers, clock skew), with levels from
+``Settings.scheduler_logging``, come from :mod:`taskcore.ops.logs`, which every
+:class:`~taskcore.app.App` attaches to these events (attach a
+:class:`~taskcore.ops.logs.SchedulerLog` to a hand-built scheduler for the same lines).
 """
 
 from __future__ import annotations
@@ -39,6 +54,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable
 
 from taskcore import codec
@@ -117,6 +133,8 @@ class Scheduler(EventEmitter):
         self._skewed: set[str] = set()  # workers reported as clock_skew, until back in range
         self._swept_at: float | None = None  # when every heartbeat was last read
         self._cleaned: list[codec.Failure] = []  # what the last stuck-worker pass failed
+        self._promoted = 0  # delayed jobs moved by the poll in progress (poll_done)
+        self._cleaned_workers = 0  # stuck workers removed by the poll in progress (poll_done)
 
     @property
     def running(self) -> bool:
@@ -171,11 +189,18 @@ class Scheduler(EventEmitter):
             except Exception as exc:
                 self.emit("error", exc)
                 continue
-            if not renewed:
-                logger.warning(
-                    "scheduler %s lost the leader lock; it retries at its next poll", self.name
-                )
-                self.is_leader = False
+            if not renewed and self.is_leader:
+                self._lost("its renewal")
+
+    def _lost(self, noticed_by: str) -> None:
+        """We led, and the lock is another's or gone: stop leading and say so once."""
+        logger.debug(
+            "scheduler %s lost the leader lock (noticed by %s); it retries at its next poll",
+            self.name,
+            noticed_by,
+        )
+        self.is_leader = False
+        self.emit("leader_lost")
 
     async def try_for_leader(self) -> bool:
         """Take the leader lock if free, else renew it if we hold it; True if we lead now."""
@@ -211,19 +236,26 @@ class Scheduler(EventEmitter):
                 self.name,
                 self.stuck_worker_timeout,
             )
-        became = leader and not self.is_leader
-        self.is_leader = leader
         if not leader:
+            if self.is_leader:
+                self._lost("a poll")
             return False
+        became = not self.is_leader
+        self.is_leader = True
         if became:
             self.emit("leader")
+        started = time.perf_counter()
         self.emit("poll")
+        self._promoted = 0
+        self._cleaned_workers = 0
         await self._step("promote delayed jobs", self.promote_due())
         if self.stuck_worker_timeout is not None:
             self._cleaned = []
             await self._step("clean stuck workers", self.clean_stuck_workers())
             if self.retry_stuck_jobs:
                 await self._step("retry stuck jobs", self.queue.retry_stuck(self._cleaned))
+        duration = time.perf_counter() - started
+        self.emit("poll_done", self._promoted, self._cleaned_workers, duration)
         return True
 
     async def _step(self, what: str, step: Awaitable[object]) -> None:
@@ -250,6 +282,7 @@ class Scheduler(EventEmitter):
                     job = delayed.payload
                 self.emit("transferred_job", delayed.timestamp, job)
             moved += len(batch)
+            self._promoted += len(batch)
             if len(batch) < _PROMOTE_BATCH:
                 return moved
 
@@ -258,9 +291,10 @@ class Scheduler(EventEmitter):
 
         Age is ``round(now) - last ping`` in seconds, where the last ping counts as no older
         than the moment storage answered again after an outage. A ping dated more than
-        ``skew_tolerance`` seconds ahead of ``now`` is reported (``clock_skew`` event and a
-        WARNING) and its worker is left alone. Each dead worker's current job goes to the failed
-        list ("Worker Timeout (killed manually)"), and every key of the worker is removed; a
+        ``skew_tolerance`` seconds ahead of ``now`` is reported (the ``clock_skew`` event,
+        which ops logging writes as a WARNING) and its worker is left alone. Each dead worker's
+        current job goes to the failed list ("Worker Timeout (killed manually)"), and every key
+        of the worker is removed; a
         worker that cannot be cleaned is reported (``error`` event and an ERROR log) and the
         others are still cleaned. Returns the names cleaned.
         """
@@ -284,6 +318,7 @@ class Scheduler(EventEmitter):
                 continue
             age = codec.js_round(now) - ping.time
             self._cleaned.extend(failures)
+            self._cleaned_workers += 1
             self.emit("clean_stuck_worker", ping.name, failures, age)
             cleaned.append(ping.name)
         return cleaned
@@ -313,9 +348,8 @@ class Scheduler(EventEmitter):
             if ahead > self.skew_tolerance:
                 skewed.add(ping.name)
                 if ping.name not in self._skewed:
-                    logger.warning(
-                        "worker %s pings %.0f s in the future of the storage clock (clock skew?)"
-                        "; it is not judged dead for that. Check its clock or its StorageClock.",
+                    logger.debug(
+                        "worker %s pings %.0f s in the future of the storage clock",
                         ping.name,
                         ahead,
                     )

@@ -179,26 +179,28 @@ async def test_scheduler_promotions_one_line_per_poll_stuck_workers_and_lost_lea
     backend = connect(f"memory://ops-sched-{uuid.uuid4().hex[:8]}", namespace="ops")
     async with backend:
         scheduler = Scheduler(backend, name="s1", clock=clock, stuck_worker_timeout=60)
-        log = SchedulerLog(
-            SCHEDULER_LOGGING, name=lambda: "s1", is_leader=lambda: scheduler.is_leader
-        )
-        log.attach(scheduler.on)
+        SchedulerLog(SCHEDULER_LOGGING, name=lambda: "s1").attach(scheduler.on)
         for n in range(3):
             await backend.schedule(999_990, "math", encode_job("add", "math", [n]))
         await backend.schedule(999_990, "mail", encode_job("send", "mail", [1]))
         await backend.register_worker(WorkerId("dead:1", ("math",)), clock.now() - 600)
+        await backend.register_worker(WorkerId("ahead:1", ("math",)), clock.now() + 600)
         assert await scheduler.poll()
-        await asyncio.sleep(0)  # the promotion line is written once the poll's batch is done
+        # written when the poll ends (the scheduler's poll_done), not on a later loop turn
         (promoted,) = [r for r in lines.events("transferred_job") if r["level"] == "info"]
         assert promoted["count"] == 4 and promoted["queues"] == {"math": 3, "mail": 1}
         assert promoted["message"] == "scheduler s1 promoted 4 due delayed job(s): mail 1, math 3"
         (cleaned,) = lines.events("clean_stuck_worker")
         assert (cleaned["worker"], cleaned["level"], cleaned["age"]) == ("dead:1", "warning", 600)
-        # another scheduler takes the lock: the next poll notices, one line says so
+        (skew,) = lines.events("clock_skew")
+        assert (skew["worker"], skew["level"], skew["seconds_ahead"]) == ("ahead:1", "warning", 600)
+        (poll,) = lines.events("poll")
+        assert (poll["level"], poll["promoted"], poll["cleaned"]) == ("debug", 4, 1)
+        assert isinstance(poll["duration"], float)
+        # another scheduler takes the lock: the poll that finds it says so, once
         await backend.set_lock(LEADER_LOCK, "s2", 60)
         assert not await scheduler.poll()
-        log.check_leadership()
-        log.check_leadership()
+        assert not await scheduler.poll()
         (lost,) = lines.events("leader_lost")
         assert lost["level"] == "warning" and lost["scheduler"] == "s1"
         await backend.flush()

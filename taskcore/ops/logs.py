@@ -9,8 +9,10 @@ CLI configures them (:mod:`taskcore.ops.logformat`). Loggers:
   ``start``/``end``, and at DEBUG ``job``/``poll``/``pause``/``ping``;
 * ``taskcore.multiworker``: the pool's sizing decisions (``multi_worker_action``);
 * ``taskcore.scheduler``: ``start``/``end``, ``leader`` gained, ``leader_lost``, promoted
-  delayed jobs (one line per promotion with a count per queue; each job at DEBUG),
-  ``clean_stuck_worker``;
+  delayed jobs (``transferred_job``: one line per poll that promoted any, with a count per
+  queue; each job at DEBUG), ``clean_stuck_worker``, ``clock_skew`` (a worker pinging from the
+  future), and at DEBUG ``poll`` (one line at the end of each poll as leader, with its
+  ``promoted`` and ``cleaned`` counts and its ``duration``);
 * ``taskcore.storage``: each storage outage (the first
   :class:`~taskcore.errors.BackendUnavailable` of a worker or scheduler, ERROR) and its end
   (the next event proving a storage call succeeded, WARNING, with the outage's length).
@@ -21,15 +23,15 @@ attribute, a dict of stable fields (``event``, ``worker``, ``queue``, ``class``,
 in seconds, ``error``, ...) that the JSON format writes as keys. Job args and results are
 logged only with ``Settings.log_job_args``; the class, queue and a failure's error always.
 
-Derived events (the engine has no event for them): ``skipped`` is a ``job`` followed by no
-outcome before the worker's next ``poll``/``pause``/``end``; ``leader_lost`` is noticed on
-the next event of the same App after the scheduler stopped being the leader; an outage ends
-at the next worker ``pause``/``job``/``ping`` or scheduler ``poll``/``leader``.
+The scheduler lines follow the scheduler's own events (``leader_lost`` and ``poll_done``
+included), so they are exact. Derived from the worker's events (it has none for them):
+``skipped`` is a ``job`` followed by no outcome before the worker's next
+``poll``/``pause``/``end``; an outage ends at the next worker ``pause``/``job``/``ping`` or
+scheduler ``poll``/``leader``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import Counter
@@ -148,13 +150,11 @@ class WorkerLog:
         job_args: bool = False,
         name: str | None = None,
         outage: OutageTracker | None = None,
-        on_activity: Callable[[], None] | None = None,
     ) -> None:
         self.levels = {event: level_number(level) for event, level in levels.items()}
         self.job_args = job_args
         self.name = name
         self.outage = outage or OutageTracker()
-        self.on_activity = on_activity
         self._taken: dict[str, tuple[str, Any]] = {}
 
     def attach(self, subscribe: Subscribe) -> None:
@@ -207,8 +207,6 @@ class WorkerLog:
 
     def _active(self, worker: str) -> None:
         self.outage.ok(f"worker {worker}")
-        if self.on_activity is not None:
-            self.on_activity()
 
     def _on_start(self, worker: str, now: float) -> None:
         self._active(worker)
@@ -327,29 +325,28 @@ class WorkerLog:
 
 
 class SchedulerLog:
-    """Log lines for one Scheduler; ``name()`` and ``is_leader()`` read the live scheduler."""
+    """Log lines for one Scheduler (``name()`` reads its live name), one per event it emits:
+    nothing here is guessed from the order of events."""
 
     def __init__(
         self,
         levels: dict[str, str],
         *,
         name: Callable[[], str],
-        is_leader: Callable[[], bool],
         outage: OutageTracker | None = None,
     ) -> None:
         self.levels = {event: level_number(level) for event, level in levels.items()}
         self.name = name
-        self.is_leader = is_leader
         self.outage = outage or OutageTracker()
         self.leading = False
         self._promoted: Counter[str] = Counter()
-        self._flush_pending = False
 
     def attach(self, subscribe: Subscribe) -> None:
         """Subscribe to every scheduler event (``subscribe``: the emitter's ``on``)."""
-        for event in ("start", "end", "poll", "leader", "transferred_job", "error"):
+        for event in ("start", "end", "poll", "leader", "leader_lost", "transferred_job"):
             subscribe(event, getattr(self, f"_on_{event}"))
-        subscribe("clean_stuck_worker", self._on_clean_stuck_worker)
+        for event in ("poll_done", "clean_stuck_worker", "clock_skew", "error"):
+            subscribe(event, getattr(self, f"_on_{event}"))
 
     def _line(self, event: str, message: str, **fields: Any) -> None:
         name = self.name()
@@ -361,12 +358,6 @@ class SchedulerLog:
             {"scheduler": name, **fields},
         )
 
-    def check_leadership(self) -> None:
-        """Log ``leader_lost`` if the scheduler stopped leading since the last look."""
-        if self.leading and not self.is_leader():
-            self.leading = False
-            self._line("leader_lost", "is no longer the leader (another scheduler took the lock)")
-
     def _on_start(self) -> None:
         self._line("start", "started")
 
@@ -376,14 +367,20 @@ class SchedulerLog:
         self._line("end", "stopped" + (" and released leadership" if was else ""))
 
     def _on_poll(self) -> None:
-        self.flush()
         self.outage.ok(f"scheduler {self.name()}")
-        self._line("poll", "polled as leader")
 
     def _on_leader(self) -> None:
         self.outage.ok(f"scheduler {self.name()}")
         self.leading = True
         self._line("leader", "became the leader")
+
+    def _on_leader_lost(self) -> None:
+        self.leading = False
+        self._line(
+            "leader_lost",
+            "is no longer the leader (the lock is held by another scheduler or expired); "
+            "it tries again at its next poll",
+        )
 
     def _on_transferred_job(self, timestamp: int, job: Any) -> None:
         queue = job.queue if isinstance(job, Job) and job.class_name else "<malformed>"
@@ -397,16 +394,21 @@ class SchedulerLog:
                 f"promoted {clean(name)} to {clean(queue)!r} (due at {timestamp})",
                 {"queue": queue, "class": name, "timestamp": timestamp},
             )
-        if not self._flush_pending:
-            self._flush_pending = True
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:
-                self.flush()
+
+    def _on_poll_done(self, promoted: int, cleaned: int, duration: float) -> None:
+        self.flush()
+        self._line(
+            "poll",
+            f"polled as leader in {duration * 1000:.1f} ms: promoted {promoted} delayed job(s), "
+            f"cleaned {cleaned} stuck worker(s)",
+            promoted=promoted,
+            cleaned=cleaned,
+            duration=round(duration, 6),
+        )
 
     def flush(self) -> None:
-        """Log the jobs promoted since the last flush as one line (a count per queue)."""
-        self._flush_pending = False
+        """Log the jobs promoted since the last flush as one line (a count per queue): at the
+        end of each poll, or at an outage or the end when a poll could not finish."""
         if not self._promoted:
             return
         counts, self._promoted = dict(self._promoted), Counter()
@@ -430,8 +432,19 @@ class SchedulerLog:
             jobs=jobs,
         )
 
+    def _on_clock_skew(self, worker: str, seconds_ahead: float) -> None:
+        self._line(
+            "clock_skew",
+            f"sees worker {clean(worker)} ping {seconds_ahead:.0f} s in the future of the storage "
+            "clock; it is not judged dead for that: check that machine's clock (or give it a "
+            "StorageClock)",
+            worker=worker,
+            seconds_ahead=round(seconds_ahead, 3),
+        )
+
     def _on_error(self, error: BaseException, *_: Any) -> None:
         if self.outage.error(error, f"scheduler {self.name()}"):
+            self.flush()
             return
         _emit(
             scheduler_log,
@@ -452,18 +465,8 @@ def observe_app(app: App, stats: ProcessStats = PROCESS) -> None:
     def scheduler_name() -> str:
         return app.scheduler.name if app.scheduler is not None else str(app.name or "scheduler")
 
-    def leading() -> bool:
-        return app.scheduler is not None and app.scheduler.is_leader
-
-    sched = SchedulerLog(
-        settings.scheduler_logging, name=scheduler_name, is_leader=leading, outage=outage
-    )
-    workers = WorkerLog(
-        settings.worker_logging,
-        job_args=settings.log_job_args,
-        outage=outage,
-        on_activity=sched.check_leadership,
-    )
+    sched = SchedulerLog(settings.scheduler_logging, name=scheduler_name, outage=outage)
+    workers = WorkerLog(settings.worker_logging, job_args=settings.log_job_args, outage=outage)
 
     def on_worker(event: str, handler: Callable[..., Any]) -> None:
         app.on(f"worker.{event}", handler)
@@ -473,6 +476,5 @@ def observe_app(app: App, stats: ProcessStats = PROCESS) -> None:
 
     workers.attach(on_worker)
     sched.attach(on_scheduler)
-    on_scheduler("error", lambda *_: sched.check_leadership())
     watch_workers(on_worker, stats, pool=True)
     watch_scheduler(on_scheduler, stats)

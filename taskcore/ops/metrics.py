@@ -7,6 +7,12 @@ Two sources, one exposition:
   ``taskcore_jobs_failed_total`` and ``taskcore_jobs_retried_total`` (counters, labels
   ``queue``, ``class``), ``taskcore_job_duration_seconds`` (histogram, same labels),
   ``taskcore_storage_errors_total`` (counter, label ``component``: worker/pool/scheduler);
+  from the schedulers' ``poll_done``/``leader``/``leader_lost`` events:
+  ``taskcore_scheduler_promoted_total`` (delayed jobs promoted),
+  ``taskcore_scheduler_cleaned_workers_total`` (stuck workers cleaned),
+  ``taskcore_scheduler_leader_lost_total``, ``taskcore_scheduler_leading`` (gauge: schedulers of
+  this process leading now, so a cluster-wide sum should be 1) and
+  ``taskcore_scheduler_poll_duration_seconds`` (histogram of polls as leader);
 * **storage, read at scrape time** (so any process, even one running no workers, can export
   them): ``taskcore_queue_length`` (gauge, label ``queue``), ``taskcore_delayed_jobs``,
   ``taskcore_delayed_oldest_due_seconds`` (unix seconds; absent with no delayed job),
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from taskcore.errors import BackendError, MalformedPayload
 from taskcore.ops.info import worker_state
-from taskcore.ops.stats import BUCKETS, PROCESS, ProcessStats
+from taskcore.ops.stats import BUCKETS, PROCESS, Histogram, ProcessStats, SchedulerStats
 
 try:
     from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -132,12 +138,9 @@ class TaskcoreCollector(Collector):
             labels=["queue", "class"],
         )
         for (queue, cls), h in sorted(p.durations.items()):
-            cumulative, buckets = 0, []
-            for bound, count in zip([*map(str, BUCKETS), "+Inf"], h.counts, strict=True):
-                cumulative += count
-                buckets.append((bound, float(cumulative)))
-            hist.add_metric([queue, cls], buckets, h.total)
+            hist.add_metric([queue, cls], _buckets(h), h.total)
         yield hist
+        yield from self._scheduler(p.scheduler)
         errors = CounterMetricFamily(
             "taskcore_storage_errors", "Storage errors seen in this process.", labels=["component"]
         )
@@ -150,6 +153,25 @@ class TaskcoreCollector(Collector):
         if not s.up:
             return
         yield from self._storage(s)
+
+    def _scheduler(self, sched: SchedulerStats) -> Iterator[Metric]:
+        for name, doc, value in (
+            ("taskcore_scheduler_promoted", "Delayed jobs promoted here.", sched.promoted),
+            ("taskcore_scheduler_cleaned_workers", "Stuck workers cleaned here.", sched.cleaned),
+            ("taskcore_scheduler_leader_lost", "Leader locks lost here.", sched.leader_lost),
+        ):
+            yield CounterMetricFamily(name, doc, value=value)
+        yield GaugeMetricFamily(
+            "taskcore_scheduler_leading",
+            "Schedulers of this process holding the leader lock now.",
+            value=sched.leading,
+        )
+        polls = HistogramMetricFamily(
+            "taskcore_scheduler_poll_duration_seconds",
+            "Run time of each scheduler poll as leader in this process (seconds).",
+        )
+        polls.add_metric([], _buckets(sched.polls), sched.polls.total)
+        yield polls
 
     def _storage(self, s: StorageSnapshot) -> Iterator[Metric]:
         rtt = GaugeMetricFamily(
@@ -178,6 +200,15 @@ class TaskcoreCollector(Collector):
             value=int(s.leader),
         )
         yield GaugeMetricFamily("taskcore_failed_jobs", "Failed list length.", value=s.failed)
+
+
+def _buckets(h: Histogram) -> list[tuple[str, float]]:
+    """``h``'s counts as Prometheus' cumulative ``(le, count)`` pairs."""
+    cumulative, buckets = 0, []
+    for bound, count in zip([*map(str, BUCKETS), "+Inf"], h.counts, strict=True):
+        cumulative += count
+        buckets.append((bound, float(cumulative)))
+    return buckets
 
 
 async def exposition(queue: Queue, process: ProcessStats = PROCESS) -> bytes:

@@ -64,12 +64,14 @@ SCHEDULER_LOGGING: dict[str, str] = {
     "leader_lost": "warning",
     "transferred_job": "info",
     "clean_stuck_worker": "warning",
+    "clock_skew": "warning",
     "error": "error",
     "poll": "debug",
 }
-"""Default level of each scheduler event. ``transferred_job`` is logged as one line per
-promotion (a count per queue) at this level, and once per job at DEBUG; ``leader_lost`` is
-derived (see :mod:`taskcore.ops.logs`)."""
+"""Default level of each scheduler event. ``transferred_job`` is logged as one line per poll
+that promoted jobs (a count per queue) at this level, and once per job at DEBUG; ``poll`` is
+one line at the end of each poll as leader (the scheduler's ``poll_done``: counts and
+duration)."""
 
 
 def level_number(name: str) -> int | None:

@@ -29,6 +29,7 @@ __all__ = [
     "PROCESS",
     "Histogram",
     "ProcessStats",
+    "SchedulerStats",
     "watch_scheduler",
     "watch_workers",
 ]
@@ -58,6 +59,19 @@ class Histogram:
         self.count += 1
 
 
+@dataclass
+class SchedulerStats:
+    """What the schedulers of this process did, from their ``poll_done``, ``leader`` and
+    ``leader_lost`` events: jobs promoted, stuck workers cleaned, leadership lost, schedulers
+    leading now, and the duration of each poll as leader (seconds)."""
+
+    promoted: int = 0
+    cleaned: int = 0
+    leader_lost: int = 0
+    leading: int = 0
+    polls: Histogram = field(default_factory=Histogram)
+
+
 class ProcessStats:
     """Counters keyed by ``(queue, class)`` plus storage errors per component; thread-safe."""
 
@@ -68,6 +82,7 @@ class ProcessStats:
         self.retried: dict[tuple[str, str], int] = {}
         self.durations: dict[tuple[str, str], Histogram] = {}
         self.storage_errors: dict[str, int] = {}
+        self.scheduler = SchedulerStats()
         self._series: set[tuple[str, str]] = set()
 
     def _key(self, queue: str, job: Any) -> tuple[str, str]:
@@ -109,7 +124,31 @@ class ProcessStats:
                 k: Histogram(list(h.counts), h.total, h.count) for k, h in self.durations.items()
             }
             copy.storage_errors = dict(self.storage_errors)
+            sched = self.scheduler
+            copy.scheduler = SchedulerStats(
+                sched.promoted,
+                sched.cleaned,
+                sched.leader_lost,
+                sched.leading,
+                Histogram(list(sched.polls.counts), sched.polls.total, sched.polls.count),
+            )
         return copy
+
+    def poll_done(self, promoted: int, cleaned: int, duration: float) -> None:
+        """Count one scheduler poll as leader that promoted ``promoted`` delayed jobs and
+        cleaned ``cleaned`` stuck workers in ``duration`` seconds."""
+        with self._lock:
+            self.scheduler.promoted += max(0, int(promoted))
+            self.scheduler.cleaned += max(0, int(cleaned))
+            self.scheduler.polls.observe(max(0.0, float(duration)))
+
+    def leadership(self, change: int, lost: bool = False) -> None:
+        """A scheduler of this process became leader (``change`` 1) or stopped leading (-1;
+        ``lost`` when another took the lock rather than it releasing it at its end)."""
+        with self._lock:
+            self.scheduler.leading = max(0, self.scheduler.leading + change)
+            if lost:
+                self.scheduler.leader_lost += 1
 
     def reset(self) -> None:
         """Forget everything (tests)."""
@@ -119,6 +158,7 @@ class ProcessStats:
             self.retried.clear()
             self.durations.clear()
             self.storage_errors.clear()
+            self.scheduler = SchedulerStats()
             self._series.clear()
 
 
@@ -161,10 +201,28 @@ def watch_workers(subscribe: Subscribe, stats: ProcessStats = PROCESS, *, pool: 
 
 
 def watch_scheduler(subscribe: Subscribe, stats: ProcessStats = PROCESS) -> None:
-    """Count a Scheduler's storage errors in ``stats`` (``subscribe``: the scheduler's ``on``)."""
+    """Count a Scheduler's polls, promotions, cleaned workers, leadership and storage errors in
+    ``stats`` (``subscribe``: the scheduler's ``on``)."""
+    leading = False
 
     def error(exc: BaseException, *_: Any) -> None:
         if isinstance(exc, BackendError):
             stats.storage_error("scheduler")
 
+    def became() -> None:
+        nonlocal leading
+        if not leading:
+            leading = True
+            stats.leadership(1)
+
+    def stopped(lost: bool) -> None:
+        nonlocal leading
+        if leading:
+            leading = False
+            stats.leadership(-1, lost=lost)
+
     subscribe("error", error)
+    subscribe("poll_done", stats.poll_done)
+    subscribe("leader", became)
+    subscribe("leader_lost", lambda: stopped(True))
+    subscribe("end", lambda: stopped(False))
