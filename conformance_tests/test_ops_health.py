@@ -16,8 +16,11 @@ import pytest
 from conformance_tests.drivers import DriverSpec
 from taskcore.backend import Backend, WorkerId
 from taskcore.cli import main
+from taskcore.clock import FakeClock
 from taskcore.codec import encode_job
-from taskcore.queue import LEADER_LOCK
+from taskcore.config import Settings
+from taskcore.ops.health import STATE_KEY, HealthChecker
+from taskcore.queue import LEADER_LOCK, Queue
 
 
 async def health(
@@ -120,3 +123,38 @@ async def test_unreachable_storage_fails_with_exit_2(
     assert (code, report["status"]) == (2, "fail")
     assert [c["name"] for c in report["checks"]] == ["storage"]
     assert report["reasons"][0].startswith("storage ")
+
+
+async def test_read_only_checks_leave_the_probes_failed_growth_window(
+    backend: Backend, storage_url: str, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await healthy(backend)
+    assert (await health(capsys, storage_url, namespace))[0] == 0  # the probe records 0 failed
+    await backend.push_failure(json.dumps({"queue": "math", "payload": {}, "error": "x"}))
+    reader = HealthChecker(Settings())
+    for _ in range(3):  # a dashboard refreshing: each sees the growth, none records it
+        report = await reader.check(Queue(backend), record=False)
+        assert report.status == "warn"
+        assert report.reasons == ["1 failed job(s), 1 new since the previous check"]
+    # the next probe still compares with the previous probe, not with the dashboard's reads
+    code, probed = await health(capsys, storage_url, namespace)
+    assert (code, probed["reasons"]) == (1, ["1 failed job(s), 1 new since the previous check"])
+    assert (await health(capsys, storage_url, namespace))[0] == 0
+
+
+async def test_a_read_only_check_ages_a_queue_head_from_the_probes_record(
+    backend: Backend,
+) -> None:
+    await healthy(backend)
+    clock = FakeClock(time.time())
+    settings = Settings(min_workers=0)
+    probe, reader = HealthChecker(settings, clock=clock), HealthChecker(settings, clock=clock)
+    assert (await probe.check(Queue(backend))).status == "ok"  # head of 'math' first seen now
+    stored = await backend.get_lock(STATE_KEY)
+    clock.advance(400)  # over the default age_warn of 300 s
+    report = await reader.check(Queue(backend), record=False)
+    assert report.reasons == ["queue math: the job at its head has waited at least 400 s"]
+    await backend.push("mail", encode_job("send", "mail", [1]))  # a head no probe has seen
+    report = await reader.check(Queue(backend), record=False)
+    assert "age:mail" not in [c.name for c in report.checks]
+    assert await backend.get_lock(STATE_KEY) == stored  # nothing written by the reader

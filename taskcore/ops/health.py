@@ -28,6 +28,13 @@ like one job. The state this needs (the head seen per queue and the failed count
 check) is kept in storage under the lock name :data:`STATE_KEY` (JSON, expiring after
 :data:`STATE_TTL` seconds), so separate ``taskcore health`` runs share it; it is read as
 untrusted data and ignored when malformed.
+
+**Probes record, readers do not.** A recording check (``check(queue)``, the default: ``taskcore
+health`` and ``app.health()``) compares with the stored state and then replaces it, so "the
+previous check" is the previous probe. A read-only check (``check(queue, record=False)``: the
+dashboard) compares with the same stored state and leaves it as it is, so however often a page
+refreshes, the probe's failed-growth and queue-age windows stay the probe's. A read-only check
+sees a queue head the probes have not recorded as age 0 (a lower bound, as always).
 """
 
 from __future__ import annotations
@@ -151,20 +158,25 @@ class HealthChecker:
         self.settings = settings
         self.clock: Clock = clock or SystemClock()
 
-    async def check(self, queue: Queue) -> HealthReport:
-        """The verdict now. Storage errors and timeouts become a ``fail`` verdict."""
+    async def check(self, queue: Queue, *, record: bool = True) -> HealthReport:
+        """The verdict now. Storage errors and timeouts become a ``fail`` verdict.
+
+        With ``record`` (the default; probes) the failed count and queue heads seen now are
+        stored as the state the next check compares with; ``record=False`` compares with the
+        stored state without writing anything (dashboards and other frequent readers).
+        """
         now = self.clock.now()
         limit = self.settings.health.timeout
         try:
             async with asyncio.timeout(limit):
-                return await self._check(queue, now)
+                return await self._check(queue, now, record)
         except TimeoutError:
             message = f"storage did not answer within {limit:g} s (health.timeout)"
         except (BackendError, OSError) as exc:
             message = f"storage unreachable: {clean(f'{type(exc).__name__}: {exc}')}"
         return verdict([Check("storage", "fail", message)], now, None)
 
-    async def _check(self, queue: Queue, now: float) -> HealthReport:
+    async def _check(self, queue: Queue, now: float, record: bool) -> HealthReport:
         backend = queue.backend
         hs = self.settings.health
         started = time.perf_counter()
@@ -185,8 +197,9 @@ class HealthChecker:
         checks.append(await self._delayed(queue, now))
         failed = await queue.failed_count()
         checks.append(self._failed(failed, last_failed))
-        state = json.dumps({"failed": failed, "at": now, "heads": new_heads})
-        await backend.set_lock(STATE_KEY, state, STATE_TTL)
+        if record:
+            state = json.dumps({"failed": failed, "at": now, "heads": new_heads})
+            await backend.set_lock(STATE_KEY, state, STATE_TTL)
         return verdict(checks, now, rtt, failed=failed)
 
     async def _leader(self, queue: Queue) -> Check:

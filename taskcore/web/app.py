@@ -72,14 +72,15 @@ class Dashboard:
         return self.queue_or_none
 
     async def health(self, request: Request) -> HealthReport:
-        """The ops health verdict. A page load checks now; a live refresh reuses a verdict up
-        to ``health_every`` seconds old (a check records state in storage, so refreshes every
-        few seconds must not run one each time)."""
+        """The ops health verdict, read-only: it compares with the state the ``taskcore health``
+        probes stored and never writes it, so the dashboard cannot shorten the probes'
+        failed-growth and queue-age windows. A page load checks now; a live refresh reuses a
+        verdict up to ``health_every`` seconds old (a check reads every queue)."""
         now = time.monotonic()
         refresh = request.headers.get("x-requested-with") == "taskcore-refresh"
         if not refresh or self._health is None or now - self._health[0] >= self.health_every:
             checker = HealthChecker(self.settings, clock=self.queue.clock)
-            self._health = (now, await checker.check(self.queue))
+            self._health = (now, await checker.check(self.queue, record=False))
         return self._health[1]
 
 
