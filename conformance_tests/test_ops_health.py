@@ -42,7 +42,7 @@ async def healthy(backend: Backend) -> None:
 
 
 def check(report: dict[str, Any], name: str) -> dict[str, Any]:
-    found = [c for c in report["checks"] if c["name"] == name]
+    found: list[dict[str, Any]] = [c for c in report["checks"] if c["name"] == name]
     assert found, f"no check {name!r} in {report['checks']}"
     return found[0]
 
