@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -350,3 +354,105 @@ def test_enqueue_refuses_an_empty_queue(
     )
     assert "queue" in capsys.readouterr().err
     assert info(store, capsys)["queues"] == {}
+
+
+# ---------------------------------------------------------------- health and info (operations)
+
+
+def health_json(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, object]]:
+    capsys.readouterr()
+    code = main([*store, "health", "--json"])
+    report: dict[str, object] = json.loads(capsys.readouterr().out)
+    return code, report
+
+
+def test_health_json_gives_the_verdict_reasons_and_exit_code(
+    store: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing running: no leader, no worker pinging
+    code, report = health_json(store, capsys)
+    assert (code, report["status"], report["exit_code"]) == (1, "warn", 1)
+    assert report["reasons"] == [
+        "no scheduler holds the leader lock: delayed jobs wait",
+        "0 worker(s) pinging",
+    ]
+    assert main([*store, "health"]) == 1
+    text = capsys.readouterr().out
+    assert text.startswith("WARN\n") and "WARN leader" in text
+    # thresholds from the environment: the same storage is healthy, then failing
+    monkeypatch.setenv("TASKCORE_HEALTH__REQUIRE_LEADER", "false")
+    monkeypatch.setenv("TASKCORE_HEALTH__MIN_WORKERS", "0")
+    code, report = health_json(store, capsys)
+    assert (code, report["status"], report["reasons"]) == (0, "ok", [])
+    assert main([*store, "enqueue", "Job", "--raw", "--queue", "mail"]) == 0
+    monkeypatch.setenv("TASKCORE_HEALTH__LENGTH_FAIL", "1")
+    code, report = health_json(store, capsys)
+    assert (code, report["status"], report["reasons"]) == (2, "fail", ["queue mail: 1 waiting"])
+
+
+async def test_info_watch_redraws_in_place_showing_a_change_between_refreshes() -> None:
+    from taskcore.app import App
+    from taskcore.clock import FakeClock
+    from taskcore.codec import encode_job
+    from taskcore.config import Settings
+    from taskcore.ops.commands import info_command
+    from taskcore.ops.info import CLEAR
+    from taskcore.registry import connect
+
+    url, namespace = f"memory://cli-watch-{uuid.uuid4().hex[:8]}", "watch"
+    app = App(Settings(url=url, namespace=namespace, scheduler=False, max_workers=0))
+    clock, out = FakeClock(), io.StringIO()
+    command = asyncio.create_task(info_command(app, False, 5, out, clock=clock, refreshes=2))
+
+    async def first_frame_drawn() -> None:
+        # it drew a frame and waits 5 s on the clock (FakeClock has no event for a new sleeper)
+        while clock.sleepers == 0:  # noqa: ASYNC110
+            await asyncio.sleep(0)
+
+    await asyncio.wait_for(first_frame_drawn(), 10)
+    async with connect(url, namespace=namespace) as backend:
+        await backend.push("mail", encode_job("Send", "mail", [1]))
+        clock.advance(5)
+        assert await asyncio.wait_for(command, 10) == 0
+        await backend.flush()
+    screen = out.getvalue()
+    assert screen.startswith(CLEAR)
+    first, second = screen.split(CLEAR)[1:]  # two frames, each clearing the screen first
+    assert "queues:   (none)" in first and "mail" not in first
+    assert re.search(r"mail +1 waiting", second)
+    assert "(refreshing every 5 s; Ctrl-C to stop)" in second
+
+
+def test_info_watch_refuses_an_interval_that_is_not_a_positive_number_of_seconds(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --watch 0 redrew in a busy loop; nan raised from asyncio
+    for bad in ("0", "-1", "nan"):
+        assert main([*store, "info", "--watch", bad]) == 1
+        assert "--watch" in capsys.readouterr().err
+
+
+def test_info_shows_an_undecodable_current_job_as_such_in_text_and_json(
+    store: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conformance_tests.raw_records import raw_writer
+    from taskcore.backend import WorkerId
+    from taskcore.registry import connect
+
+    async def plant() -> None:
+        async with connect(store[1], namespace=store[3]) as backend:
+            worker = WorkerId("host:7", ("math",))
+            await raw_writer(backend).current_job(worker, b"not json {", time.time())
+
+    asyncio.run(plant())
+    data = info(store, capsys)
+    status = data["worker_status"]
+    assert isinstance(status, dict)
+    assert status["host:7"] == {"state": "undecodable", "queue": "math", "record": "not json {"}
+    assert (data["busy"], data["idle"]) == (0, 0)
+    assert main([*store, "info"]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"host:7 +math +undecodable current-job record: not json \{", table)
+    assert "workers:  1 registered, 0 busy, 0 idle" in table

@@ -93,8 +93,13 @@ async def test_leader_lost_when_the_renewal_finds_the_lock_gone_but_not_at_end(
     events = recorder(scheduler)
     await scheduler.start()
     try:
-        while clock.sleepers < 2:  # the poll loop and the renewer are both parked
-            await asyncio.sleep(0)
+
+        async def both_parked() -> None:
+            # the poll loop and the renewer wait on the clock (FakeClock has no event for that)
+            while clock.sleepers < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0)
+
+        await asyncio.wait_for(both_parked(), 10)
         assert scheduler.is_leader
         await backend.release_lock(LEADER_LOCK)
         clock.advance(1)

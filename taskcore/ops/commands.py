@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from taskcore.errors import BackendError
 from taskcore.ops.health import Check, HealthReport, verdict
+from taskcore.units import seconds
 
 if TYPE_CHECKING:
     from taskcore.app import App
+    from taskcore.clock import Clock
     from taskcore.config import Settings
 
 __all__ = ["health_command", "info_command", "metrics_command"]
@@ -55,15 +57,24 @@ async def health_command(app: App, as_json: bool, out: TextIO | None = None) -> 
 
 
 async def info_command(
-    app: App, as_json: bool, watch: float | None, out: TextIO | None = None
+    app: App,
+    as_json: bool,
+    watch: float | None,
+    out: TextIO | None = None,
+    *,
+    clock: Clock | None = None,
+    refreshes: int | None = None,
 ) -> int:
-    """Print ``taskcore info`` once, or redraw it every ``watch`` seconds until interrupted."""
+    """Print ``taskcore info`` once, or redraw it in place every ``watch`` seconds until
+    interrupted (or ``refreshes`` frames; waiting on ``clock``, the system clock by default)."""
     from taskcore.ops.info import gather, render
     from taskcore.ops.info import watch as watch_loop
 
     out = out if out is not None else sys.stdout
     settings: Settings = app.settings
     header = f"storage:  {settings.safe_url}  namespace {settings.namespace!r}"
+    if watch is not None:
+        seconds(watch, "--watch", inclusive=False)  # refused before storage is opened
     await app.open()
     try:
         if watch is None:
@@ -75,7 +86,7 @@ async def info_command(
         async def snapshot() -> str:
             return render(await gather(app.queue), header)
 
-        await watch_loop(snapshot, watch, out)
+        await watch_loop(snapshot, watch, out, clock=clock, refreshes=refreshes)
         return 0
     finally:
         await app.stop()

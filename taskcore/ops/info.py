@@ -18,9 +18,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
+from taskcore.clock import Clock, SystemClock
 from taskcore.codec import parse_date
-from taskcore.errors import MalformedPayload
+from taskcore.errors import InvalidArgument, MalformedPayload
+from taskcore.events import sleep_or_stop
 from taskcore.ops.logs import clean
+from taskcore.units import Duration, seconds
 
 if TYPE_CHECKING:
     from taskcore.queue import Queue
@@ -152,19 +155,31 @@ def render(info: dict[str, Any], header: str, now: float | None = None) -> str:
 
 async def watch(
     snapshot: Callable[[], Awaitable[str]],
-    interval: float,
+    interval: Duration,
     out: TextIO,
     *,
     stop: asyncio.Event | None = None,
-) -> None:
-    """Redraw ``await snapshot()`` in place every ``interval`` seconds until ``stop`` is set
-    (or the task is cancelled, e.g. by Ctrl-C)."""
+    clock: Clock | None = None,
+    refreshes: int | None = None,
+) -> int:
+    """Redraw ``await snapshot()`` in place (screen cleared first) every ``interval`` seconds
+    (a number or a timedelta; > 0) until ``stop`` is set, ``refreshes`` frames have been drawn
+    (None: no limit), or the task is cancelled (e.g. by Ctrl-C). Waits on ``clock`` (default
+    the system clock; a FakeClock in tests). Returns the number of frames drawn.
+    """
+    every = seconds(interval, "--watch", inclusive=False)
+    if refreshes is not None and refreshes < 1:
+        raise InvalidArgument(f"refreshes={refreshes!r}: draw at least 1 frame (or None)")
+    clock = clock if clock is not None else SystemClock()
     stop = stop if stop is not None else asyncio.Event()
+    drawn = 0
     while not stop.is_set():
         text = await snapshot()
-        out.write(f"{CLEAR}{text}\n\n(refreshing every {interval:g} s; Ctrl-C to stop)\n")
+        out.write(f"{CLEAR}{text}\n\n(refreshing every {every:g} s; Ctrl-C to stop)\n")
         out.flush()
-        try:
-            await asyncio.wait_for(stop.wait(), interval)
-        except TimeoutError:
-            continue
+        drawn += 1
+        if refreshes is not None and drawn >= refreshes:
+            break
+        if await sleep_or_stop(clock, every, stop):
+            break
+    return drawn
