@@ -17,6 +17,7 @@ import heapq
 import itertools
 import logging
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from taskcore.errors import TaskcoreError
@@ -80,11 +81,15 @@ class FakeClock:
         """How many coroutines are parked in :meth:`sleep`."""
         return sum(1 for _, _, f in self._sleepers if not f.done())
 
-    def advance(self, seconds: float) -> None:
-        """Move time forward and wake every sleeper whose deadline has passed."""
-        if seconds < 0:
-            raise ValueError("a FakeClock cannot go backwards")
-        self._now += seconds
+    def advance(self, seconds: float | timedelta) -> None:
+        """Move time forward by ``seconds`` (a number of seconds or a timedelta) and wake every
+        sleeper whose deadline has passed."""
+        step = seconds.total_seconds() if isinstance(seconds, timedelta) else seconds
+        if step < 0:
+            raise ValueError(
+                f"a FakeClock cannot go backwards (advance by {seconds!r}): pass a duration >= 0"
+            )
+        self._now += step
         while self._sleepers and self._sleepers[0][0] <= self._now:
             _, _, fut = heapq.heappop(self._sleepers)
             if not fut.done():

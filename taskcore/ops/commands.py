@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from taskcore.errors import BackendError
 from taskcore.ops.health import Check, HealthReport, verdict
+from taskcore.ops.settings import as_seconds
 from taskcore.units import seconds
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ async def health_command(app: App, as_json: bool, out: TextIO | None = None) -> 
     """Print the verdict of ``app.health()`` and return its exit code (0/1/2)."""
     out = out if out is not None else sys.stdout
     try:
-        async with asyncio.timeout(app.settings.health.timeout):
+        async with asyncio.timeout(as_seconds(app.settings.health.timeout)):
             await app.open()
     except (BackendError, OSError, TimeoutError) as exc:
         message = f"storage unreachable at {app.settings.safe_url}: {type(exc).__name__}: {exc}"

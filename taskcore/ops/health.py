@@ -44,12 +44,14 @@ import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from taskcore.clock import Clock, SystemClock
 from taskcore.codec import js_round
 from taskcore.errors import BackendError, MalformedPayload
 from taskcore.ops.logs import clean
+from taskcore.ops.settings import as_seconds
 
 if TYPE_CHECKING:
     from taskcore.config import Settings
@@ -116,10 +118,10 @@ def verdict(checks: list[Check], now: float, rtt: float | None, **details: Any) 
     return HealthReport(worst, checks, now, rtt, details)
 
 
-def _over(value: float, warn: float | None, fail: float | None) -> Status:
-    if fail is not None and value >= fail:
+def _over(value: float, warn: float | timedelta | None, fail: float | timedelta | None) -> Status:
+    if fail is not None and value >= as_seconds(fail):
         return "fail"
-    if warn is not None and value >= warn:
+    if warn is not None and value >= as_seconds(warn):
         return "warn"
     return "ok"
 
@@ -166,7 +168,7 @@ class HealthChecker:
         stored state without writing anything (dashboards and other frequent readers).
         """
         now = self.clock.now()
-        limit = self.settings.health.timeout
+        limit = as_seconds(self.settings.health.timeout)
         try:
             async with asyncio.timeout(limit):
                 return await self._check(queue, now, record)
@@ -182,7 +184,7 @@ class HealthChecker:
         started = time.perf_counter()
         await backend.ping()
         rtt = time.perf_counter() - started
-        status: Status = "warn" if rtt > hs.round_trip_warn else "ok"
+        status: Status = "warn" if rtt > as_seconds(hs.round_trip_warn) else "ok"
         checks = [Check("storage", status, f"storage round trip {rtt * 1000:.1f} ms", rtt)]
         checks.append(await self._leader(queue))
         try:
@@ -270,7 +272,7 @@ class HealthChecker:
         if not stamps:
             return Check("delayed", "ok", "no delayed jobs", None)
         overdue = now - stamps[0]
-        if limit is not None and overdue > limit:
+        if limit is not None and overdue > as_seconds(limit):
             return Check(
                 "delayed",
                 "warn",

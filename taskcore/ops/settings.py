@@ -9,23 +9,28 @@ setting names only the events it changes::
     TASKCORE_WORKER_LOGGING='{"success": "debug"}'
 
 An unknown event name or level is a configuration error naming it. Every duration here is in
-SECONDS. This module imports only pydantic, so :mod:`taskcore.config` can import it.
+SECONDS: a number, or a :class:`~datetime.timedelta` in code
+(``HealthSettings(age_warn=timedelta(minutes=5))``), stored as float seconds. This module imports
+only pydantic, so :mod:`taskcore.config` can import it.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 __all__ = [
     "LEVELS",
     "SCHEDULER_LOGGING",
     "WORKER_LOGGING",
     "HealthSettings",
+    "PositiveSeconds",
     "QueueLimits",
+    "as_seconds",
     "event_levels",
     "level_number",
 ]
@@ -74,6 +79,23 @@ one line at the end of each poll as leader (the scheduler's ``poll_done``: count
 duration)."""
 
 
+def _timedelta_seconds(value: Any) -> Any:
+    return value.total_seconds() if isinstance(value, timedelta) else value
+
+
+if TYPE_CHECKING:
+    PositiveSeconds = float | timedelta
+else:
+    PositiveSeconds = Annotated[float, BeforeValidator(_timedelta_seconds), Field(gt=0)]
+"""A duration field: seconds > 0, given as a number or a timedelta, always stored as a float
+(read it with :func:`as_seconds` to keep mypy's view of it a float)."""
+
+
+def as_seconds(value: float | timedelta) -> float:
+    """A :data:`PositiveSeconds` value as float seconds."""
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
 def level_number(name: str) -> int | None:
     """The :mod:`logging` level of ``name`` (see :data:`LEVELS`); None for ``off``."""
     return LEVELS[name.strip().lower()]
@@ -107,8 +129,8 @@ class QueueLimits(BaseModel):
 
     length_warn: Annotated[int | None, Field(ge=1)] = 1000
     length_fail: Annotated[int | None, Field(ge=1)] = None
-    age_warn: Annotated[float | None, Field(gt=0)] = 300.0
-    age_fail: Annotated[float | None, Field(gt=0)] = None
+    age_warn: PositiveSeconds | None = 300.0
+    age_fail: PositiveSeconds | None = None
 
 
 class HealthSettings(QueueLimits):
@@ -120,15 +142,15 @@ class HealthSettings(QueueLimits):
 
     queues: dict[str, QueueLimits] = {}
     """Per-queue thresholds, replacing the defaults above for the queues named."""
-    round_trip_warn: Annotated[float, Field(gt=0)] = 0.5
+    round_trip_warn: PositiveSeconds = 0.5
     """A storage ping slower than this is a warning."""
-    timeout: Annotated[float, Field(gt=0)] = 5.0
+    timeout: PositiveSeconds = 5.0
     """The whole check must finish within this; past it storage counts as unreachable."""
     min_workers: Annotated[int, Field(ge=0)] = 1
     """Fewer live (pinging) workers than this is a warning; 0 disables the check."""
     require_leader: bool = True
     """No scheduler holding the leader lock is a warning (delayed jobs wait, stuck workers stay)."""
-    delayed_overdue_warn: Annotated[float | None, Field(gt=0)] = 60.0
+    delayed_overdue_warn: PositiveSeconds | None = 60.0
     """Delayed jobs due longer ago than this (not promoted) are a warning."""
     failed_growth_warn: Annotated[int | None, Field(ge=1)] = 1
     """The failed list growing by at least this since the previous check is a warning."""

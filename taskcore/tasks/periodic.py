@@ -70,7 +70,11 @@ async def enqueue_recurrent_task(queue: Queue, task: Task) -> bool:
     await queue.delete(task.queue, task.name, args)
     await queue.del_delayed(task.queue, task.name, args)
     return await queue.enqueue_in(
-        timedelta(seconds=task.frequency), task.queue, task.name, args, suppress_duplicate=True
+        timedelta(seconds=task.frequency_seconds),
+        task.queue,
+        task.name,
+        args,
+        suppress_duplicate=True,
     )
 
 

@@ -291,4 +291,4 @@ class TaskRegistry:
             return await task.perform(decode_inputs(args, task.name), worker)
 
         perform.__qualname__ = perform.__name__ = f"task_{task.name}"
-        return JobDefinition(perform, tuple(plugins), options, task.timeout)
+        return JobDefinition(perform, tuple(plugins), options, task.timeout_seconds)

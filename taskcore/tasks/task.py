@@ -31,6 +31,7 @@ from taskcore.tasks.inputs import (
     model_from_signature,
     validate_inputs,
 )
+from taskcore.units import Duration
 
 if TYPE_CHECKING:
     from taskcore.plugins.base import PluginRef
@@ -74,14 +75,16 @@ class Task(abc.ABC):
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     queue: ClassVar[str] = "default"
-    frequency: ClassVar[float] = 0.0
+    frequency: ClassVar[Duration] = 0.0
+    """SECONDS between runs (or a timedelta; 0: not periodic); read :attr:`frequency_seconds`."""
     inputs: ClassVar[InputsModel | None] = None
     """A pydantic model (after construction; a declarative dict is compiled to one)."""
     middleware: ClassVar[Sequence[Middleware | str]] = ()
     plugins: ClassVar[Sequence[PluginRef]] = ()
     plugin_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     re_enqueue_periodic_task_if_exception: ClassVar[bool] = True
-    timeout: ClassVar[float | None] = None
+    timeout: ClassVar[Duration | None] = None
+    """SECONDS a run may take (or a timedelta; None: no limit); read :attr:`timeout_seconds`."""
     cron: ClassVar[str | None] = None
     timezone: ClassVar[str | None] = None
     cron_catchup: ClassVar[bool] = True
@@ -134,20 +137,19 @@ class Task(abc.ABC):
             raise ConfigError(f"task {type(self).__name__}: name must be a non-empty string")
         if not self.queue or not isinstance(self.queue, str):
             raise ConfigError(f"task {label!r}: queue must be a non-empty string")
+        frequency, timeout = self.frequency, self.timeout
         if (
-            isinstance(self.frequency, bool)
-            or not isinstance(self.frequency, int | float)
-            or not math.isfinite(self.frequency)
-            or self.frequency < 0
+            isinstance(frequency, bool)
+            or not isinstance(frequency, int | float)
+            or not math.isfinite(frequency)
+            or frequency < 0
         ):
             raise ConfigError(
                 f"task {label!r}: frequency must be a number of seconds >= 0, "
                 f"got {self.frequency!r}"
             )
-        if self.timeout is not None and (
-            isinstance(self.timeout, bool)
-            or not isinstance(self.timeout, int | float)
-            or self.timeout <= 0
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
         ):
             raise ConfigError(
                 f"task {label!r}: timeout must be a number of seconds > 0 or None, "
@@ -202,9 +204,23 @@ class Task(abc.ABC):
     """The parsed ``cron`` (None without one), set by :meth:`validate`."""
 
     @property
+    def frequency_seconds(self) -> float:
+        """:attr:`frequency` in seconds (a float, whatever form it was given in)."""
+        value = self.frequency
+        return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+    @property
+    def timeout_seconds(self) -> float | None:
+        """:attr:`timeout` in seconds (a float), or None for no limit."""
+        value = self.timeout
+        if value is None:
+            return None
+        return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+    @property
     def is_periodic(self) -> bool:
         """True when ``frequency > 0``: one instance runs every ``frequency`` seconds."""
-        return self.frequency > 0
+        return self.frequency_seconds > 0
 
     def encode(self, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         """The inputs object a job of this task carries (validated, defaults filled)."""
