@@ -112,7 +112,7 @@ async def test_a_malformed_request_gets_400_and_the_server_keeps_serving() -> No
 
     async def app(scope: dict[str, object], receive: object, send: object) -> None:
         calls.append(str(scope["path"]))
-        send_ = send  # type: ignore[assignment]
+        send_ = send
         await send_({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
         await send_({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
 
