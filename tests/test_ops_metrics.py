@@ -102,6 +102,9 @@ async def test_scraped_values_match_what_was_enqueued_and_worked() -> None:
     assert got[("taskcore_delayed_jobs", ())] == 1
     assert got[("taskcore_failed_jobs", ())] == 1
     assert got[("taskcore_scheduler_leader", ())] == 1
+    # the App's own scheduler, from its events: it leads and has polled
+    assert got[("taskcore_scheduler_leading", ())] == 1
+    assert got[("taskcore_scheduler_poll_duration_seconds_count", ())] >= 1
     assert got[("taskcore_workers", (("state", "idle"),))] == 1
     assert got[("taskcore_workers", (("state", "busy"),))] == 0
     assert got[("taskcore_storage_up", ())] == 1
