@@ -199,6 +199,83 @@ class ScaleContract:
         assert await backend.list_workers() == []
         assert await backend.failure_count() == 1
 
+    async def test_a_worker_of_hundreds_of_queues_keeps_priority_and_fifo_as_its_list_changes(
+        self, backend: Backend
+    ) -> None:
+        queues = [f"q-{n:03d}" for n in range(300)]
+        w = WorkerId("host:1", tuple(queues))
+        await backend.register_worker(w, NOW)
+        for n, q in ((1, queues[250]), (2, queues[20]), (3, queues[20]), (4, queues[3])):
+            await backend.push(q, job(n, q))
+        firsts = [await backend.reserve(queues, w, NOW) for _ in range(2)]
+        assert firsts == [
+            Reservation(queues[3], job(4, queues[3])),
+            Reservation(queues[20], job(2, queues[20])),
+        ]
+        # the same worker over another list (a wildcard worker's list changes as queues come)
+        backwards = queues[::-1]
+        assert await backend.reserve(backwards, w, NOW) == Reservation(
+            queues[250], job(1, queues[250])
+        )
+        assert await backend.reserve(queues, w, NOW) == Reservation(queues[20], job(3, queues[20]))
+        assert await backend.reserve(queues, w, NOW) is None
+        await backend.push(queues[299], job(5, queues[299]))
+        got = await backend.complete_and_reserve(w, Outcome.success(), backwards, NOW)
+        assert got == Reservation(queues[299], job(5, queues[299]))
+        current = await backend.current_job(w)
+        assert current is not None and current.queue == queues[299]
+
+    @pytest.mark.requires_capability("resque_wire_format")
+    async def test_a_reserve_over_thousands_of_queues_sends_the_list_once(
+        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        client: Any = raw_writer(backend).client  # type: ignore[attr-defined]
+        sent: list[int] = []
+        real = client.evalsha
+
+        async def counted(sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+            sent.append(len(keys_and_args))
+            return await real(sha, numkeys, *keys_and_args)
+
+        monkeypatch.setattr(client, "evalsha", counted)
+        queues = [f"queue-{n:05d}" for n in range(2000)]
+        w = WorkerId("host:1", tuple(queues))
+        for _ in range(3):
+            assert await backend.reserve(queues, w, NOW) is None
+        await backend.push(queues[1999], job(1, queues[1999]))
+        sent.clear()
+        assert await backend.reserve(queues, w, NOW) == Reservation(
+            queues[1999], job(1, queues[1999])
+        )
+        got = await backend.complete_and_reserve(w, Outcome.success(), queues, NOW)
+        assert got is None
+        assert len(sent) == 2 and max(sent) < 30, sent
+
+    @pytest.mark.requires_capability("resque_wire_format")
+    async def test_a_many_queue_reserve_finds_other_clients_jobs_at_once_and_cleans_up(
+        self, backend: Backend
+    ) -> None:
+        raw: Any = raw_writer(backend)
+        queues = [f"q-{n:03d}" for n in range(300)]
+        w = WorkerId("host:1", tuple(queues))
+        await backend.register_worker(w, NOW)
+        assert await backend.reserve(queues, w, NOW) is None  # the list is stored now
+        # node-resque enqueues with RPUSH (and SADD queues): no taskcore bookkeeping
+        await raw.client.rpush(raw.key(f"queue:{queues[250]}"), job(1, queues[250]))
+        await raw.client.rpush(raw.key(f"queue:{queues[100]}"), job(2, queues[100]))
+        assert await backend.reserve(queues, w, NOW) == Reservation(
+            queues[100], job(2, queues[100])
+        )
+        # whatever storage holds in taskcore's own keys is not trusted
+        stored = [k async for k in raw.client.scan_iter(match=raw.key("taskcore:reserve:*"))]
+        assert len(stored) == 1
+        await raw.client.delete(stored[0])
+        await raw.client.rpush(stored[0], "a list", "of the wrong", "length")
+        got = await backend.complete_and_reserve(w, Outcome.success(), queues, NOW)
+        assert got == Reservation(queues[250], job(1, queues[250]))
+        await backend.clean_worker("host:1", failure_for)
+        assert [k async for k in raw.client.scan_iter(match=raw.key("taskcore:reserve:*"))] == []
+
     async def test_delayed_pages_walk_every_timestamp_once_in_order(self, backend: Backend) -> None:
         base = int(NOW)
         for n in (5, 1, 3, 2, 4):

@@ -32,7 +32,7 @@ from taskcore.backend import (
     WorkerPing,
 )
 from taskcore.codec import encode_ping, js_round
-from taskcore.errors import ConfigError
+from taskcore.errors import BackendError, ConfigError
 from taskcore.urls import check_url
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys, glob_escape
@@ -182,7 +182,6 @@ class RedisBackend(Backend):
         const = cache.args(worker, queues)
         seconds = cache.seconds(now)
         keys = [*const.head_keys, *(cache.stat_key(const, name) for name in deltas)]
-        keys += const.queue_keys
         args: list[str | int] = [
             "1" if outcome is not None else "0",
             len(deltas),
@@ -194,12 +193,26 @@ class RedisBackend(Backend):
             cache.date_json(now),
             const.name_json,
         ]
+        head, fixed = len(keys), len(args)
+        keys += const.queue_keys
         args += const.queue_args
         result = await self._scripts.worker_step(keys=keys, args=args)
+        if result is not None and int(result[0]) == 0 and const.store_args is not None:
+            # The stored queue list is missing or holds another list; nothing of this call
+            # was applied: send the list with the same step.
+            assert const.store_keys is not None
+            result = await self._scripts.worker_step(
+                keys=keys[:head] + const.store_keys, args=[*args[:fixed], *const.store_args]
+            )
         if result is None:
             return None
-        index, payload = result
-        return Reservation(queues[int(index) - 1], _text(payload))
+        index = int(result[0])
+        if not 1 <= index <= len(queues):
+            raise BackendError(
+                f"the Redis step script answered index {index} for a list of {len(queues)} "
+                "queues; this is a taskcore bug, please report it"
+            )
+        return Reservation(queues[index - 1], _text(result[1]))
 
     @translate_errors
     async def reserve(
@@ -540,7 +553,11 @@ class RedisBackend(Backend):
                     pipe.multi()  # type: ignore[no-untyped-call]  # untyped in redis-py
                     if members:
                         pipe.srem(keys.workers, *members)
-                        pipe.delete(*current_keys, *(keys.worker_started(m) for m in members))
+                        pipe.delete(
+                            *current_keys,
+                            *(keys.worker_started(m) for m in members),
+                            *(keys.reserve_list(m) for m in members),
+                        )
                     pipe.delete(
                         keys.worker_ping(name),
                         keys.stat(f"processed:{name}"),

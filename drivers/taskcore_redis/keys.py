@@ -9,6 +9,7 @@ except the Lua scripts that derive a queue or delayed-list key from stored data;
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 __all__ = ["Keys", "glob_escape"]
@@ -102,6 +103,17 @@ class Keys:
     def worker_ping(self, name: str) -> str:
         """A worker's heartbeat JSON, keyed by name without queues."""
         return self.key("worker", "ping", name)
+
+    def reserve_list(self, member: str) -> str:
+        """A worker's queue list as its step script reads it (``worker_step.lua`` "stored"):
+        ``taskcore:reserve:<sha1 of the member>``. taskcore's own key, which node-resque never
+        reads; deleted with the worker and expiring on its own (:mod:`taskcore_redis.stepargs`).
+        """
+        return self.key(
+            "taskcore",
+            "reserve",
+            hashlib.sha1(member.encode("utf-8", "surrogateescape")).hexdigest(),
+        )
 
     PING_START = "worker:ping:"
     """What every ping key's name starts with (after the prefix), for SCAN."""
