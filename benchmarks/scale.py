@@ -16,6 +16,9 @@ Curves:
 * ``stuck pass ms/worker``: one stuck-worker pass cleaning n dead workers, per worker.
 * ``retry poll ms vs failed``: a scheduler poll with ``retry_stuck_jobs`` cleaning one dead
   worker, with n unrelated records in the failed list.
+* ``retry_stuck_jobs ms/1k vs failed``: one ``Queue.retry_stuck_jobs()`` walk over n failure
+  records (one force-clean record among them), per 1,000 records walked: ~1 is a linear walk,
+  growing with n is a quadratic one (positional paging, OFFSET).
 * ``dashboard page ms vs delayed``: the first 50 timestamps and their jobs
   (``Queue.delayed_page``), with n delayed jobs; ``all_delayed ms`` reads everything.
 
@@ -171,6 +174,34 @@ async def retry_poll_vs_failed(
     return out
 
 
+async def retry_walk_vs_failed(
+    spec: DriverSpec, url: str, sizes: list[int], rounds: int
+) -> list[float]:
+    out = []
+    for n in sizes:
+        backend = await _fresh(spec, url)
+        try:
+            push = backend.push_failure
+            await _chunked([partial(push, f'{{"n":{i}}}') for i in range(n)])
+            queue = Queue(backend)
+            samples = []
+            for r in range(rounds):
+                dead = WorkerId(f"dead:{r}", ("q",))
+                await backend.register_worker(dead, time.time() - 7200)
+                await backend.push("q", codec.encode_job("noop", "q", [r]))
+                await backend.reserve(["q"], dead, time.time() - 7200)
+                await queue.force_clean_worker(dead.name)
+                start = time.perf_counter()
+                assert await queue.retry_stuck_jobs() == 1
+                samples.append((time.perf_counter() - start) * 1000 * 1000 / (n + 1))
+                await backend.delete_queue("q")
+            out.append(statistics.median(samples))
+        finally:
+            await backend.flush()
+            await backend.aclose()
+    return out
+
+
 async def _dashboard_page(queue: Queue) -> Any:
     if hasattr(queue, "delayed_page"):
         return await queue.delayed_page(limit=PAGE)
@@ -206,6 +237,7 @@ async def run(drivers: list[str], full: bool, rounds: int) -> None:
     delayed = [10, 500_000] if full else [10, 50_000]
     dead = [1, 10, 100, 1000] if full else [1, 10, 100, 300]
     failed = [10, 100_000] if full else [10, 10_000]
+    walked = [1000, 100_000] if full else [1000, 10_000]
     for spec in (s for s in DRIVERS if s.id in drivers):
         url = spec.url()
         print(f"{spec.id} (medians of {rounds}, ms)", flush=True)
@@ -222,6 +254,11 @@ async def run(drivers: list[str], full: bool, rounds: int) -> None:
             "stuck pass /worker vs dead", dead, await stuck_pass_per_worker(spec, url, dead, rounds)
         )
         _row("retry poll vs failed", failed, await retry_poll_vs_failed(spec, url, failed, rounds))
+        _row(
+            "retry_stuck_jobs ms/1k vs failed",
+            walked,
+            await retry_walk_vs_failed(spec, url, walked, rounds),
+        )
         pages, everything = await page_vs_delayed(spec, url, delayed, rounds)
         _row(f"dashboard page ({PAGE}) vs delayed", delayed, pages)
         _row("all_delayed vs delayed", delayed, everything)

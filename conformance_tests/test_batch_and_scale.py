@@ -17,11 +17,11 @@ from conformance_tests.helpers import NOW, failure_for, job, worker
 from conformance_tests.raw_records import raw_writer
 from taskcore.backend import Backend, Outcome, Reservation, WorkerId
 from taskcore.clock import FakeClock
-from taskcore.codec import Job, encode_job
+from taskcore.codec import Job, encode_failure, encode_job
 from taskcore.errors import InvalidArgument, TaskcoreError
 from taskcore.jobs import Jobs
 from taskcore.plugins.base import Plugin
-from taskcore.queue import Queue
+from taskcore.queue import FORCE_CLEAN_MARKER, WORKER_TIMEOUT_ERROR, Queue
 from taskcore.scheduler import Scheduler
 from taskcore.tasks import TaskAPI, TaskRegistry
 
@@ -311,6 +311,71 @@ class ScaleContract:
         with pytest.raises(InvalidArgument, match="limit"):
             await queue.delayed_page(limit=0)
 
+    async def test_failure_pages_read_each_remaining_record_once_while_others_remove(
+        self, backend: Backend
+    ) -> None:
+        for n in range(10):
+            await backend.push_failure(f"r{n}")
+        page, cursor = await backend.failures_after(None, 3)
+        assert page == ["r0", "r1", "r2"]
+        for gone in ("r1", "r2"):  # before the cursor, and the page's last record
+            assert await backend.remove_failure(gone) == 1
+        await backend.push_failure("r10")
+        page, cursor = await backend.failures_after(cursor, 3)
+        assert page == ["r3", "r4", "r5"]
+        for gone in ("r3", "r4", "r5"):  # the whole page
+            assert await backend.remove_failure(gone) == 1
+        page, cursor = await backend.failures_after(cursor, 3)
+        assert page == ["r6", "r7", "r8"]
+        assert await backend.remove_failure("r0") == 1
+        page, cursor = await backend.failures_after(cursor, 3)
+        assert page == ["r9", "r10"]  # short: the end
+        assert await backend.failures_after(cursor, 3) == ([], cursor)
+        await backend.push_failure("r11")
+        page, _ = await backend.failures_after(cursor, 3)
+        assert page == ["r11"]
+        with pytest.raises(InvalidArgument, match="cursor"):
+            await backend.failures_after("not a cursor", 3)
+
+    async def test_retry_stuck_jobs_retries_each_stuck_job_while_others_remove_failures(
+        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        queue = Queue(backend, clock=FakeClock(NOW))
+        stuck, other = [], []
+        for n in range(150):  # 300 records: three pages and more
+            stuck.append(stuck_failure(n))
+            other.append(f"an unrelated failure {n}")
+            await backend.push_failure(stuck[-1])
+            await backend.push_failure(other[-1])
+        real = backend.retry_failure
+        removed_by_others = other[:5]
+
+        async def retry_while_others_remove(record: str, q: str, payload: str) -> bool:
+            while removed_by_others:  # another process, on the first retry
+                assert await backend.remove_failure(removed_by_others.pop()) == 1
+            return await real(record, q, payload)
+
+        monkeypatch.setattr(backend, "retry_failure", retry_while_others_remove)
+        assert await queue.retry_stuck_jobs() == 150
+        assert sorted(j.args[0] for j in await queue.queued("math")) == list(range(150))
+        assert await backend.failures(0, -1) == other[5:]
+
+    async def test_timestamps_list_every_second_in_pages_or_one_page_with_a_limit(
+        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        queue = Queue(backend, clock=FakeClock(NOW))
+        base = int(NOW)
+        for n in range(1001):  # one more than a page
+            await backend.schedule(base + 2 * n, "math", job(n))
+        whole = count_calls(monkeypatch, backend, "delayed_timestamps")
+        assert await queue.timestamps() == [(base + 2 * n) * 1000 for n in range(1001)]
+        assert await queue.timestamps(after=(base + 1999) * 1000) == [(base + 2000) * 1000]
+        assert await queue.timestamps(after=base * 1000, limit=2) == [
+            (base + 2) * 1000,
+            (base + 4) * 1000,
+        ]
+        assert whole == []  # never the one-call listing of every second
+
     async def test_registered_worker_pings_leave_out_unregistered_heartbeats(
         self, backend: Backend
     ) -> None:
@@ -321,6 +386,19 @@ class ScaleContract:
         pings = await backend.registered_worker_pings()
         assert [(p.name, p.time) for p in pings] == [("host:1", int(NOW))]
         assert sorted(p.name for p in await backend.worker_pings()) == ["gone:1", "host:1"]
+
+
+def stuck_failure(n: int) -> str:
+    """The failure record :meth:`Queue.force_clean_worker` writes for job ``add(n)``."""
+    return encode_failure(
+        worker="dead:1",
+        queue="math",
+        payload=encode_job("add", "math", [n]),
+        exception=WORKER_TIMEOUT_ERROR,
+        error=WORKER_TIMEOUT_ERROR,
+        backtrace=["killed by host at a date", FORCE_CLEAN_MARKER, "taskcore"],
+        failed_at="Fri Jan 15 2027 08:00:00 GMT+0000 (Coordinated Universal Time)",
+    )
 
 
 class TestBatch(BatchContract):

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar, Literal, Self
 
+from taskcore.errors import InvalidArgument
+
 __all__ = [
     "Backend",
     "Capabilities",
@@ -616,6 +618,24 @@ class Backend(abc.ABC):
     async def failures(self, start: int, stop: int) -> list[str]:
         """Failure records from ``start`` to ``stop`` inclusive, oldest first."""
 
+    async def failures_after(self, cursor: str | None, limit: int) -> tuple[list[str], str]:
+        """A page of the failed list: up to ``limit`` records after ``cursor`` (from the oldest
+        when None), oldest first, and the cursor to pass for the next page. A page shorter
+        than ``limit`` reached the end of the list (records appended later come on the next
+        call with the returned cursor). The cursor is opaque text.
+
+        A walk of these pages reads each record once, in order, and skips none that stays in
+        the list while it runs, whatever others remove or append meanwhile; each page costs
+        the same however long the list is. PostgreSQL pages by record id; the Redis list has
+        no ids, so its cursor is a position plus digests of the last page's records, from
+        which the walk finds its place again (a record removed and an identical one left
+        before it is the one case it can read again). The default pages by position, which
+        only holds while nothing before the cursor is removed.
+        """
+        start = _position_cursor(cursor)
+        page = await self.failures(start, start + limit - 1) if limit > 0 else []
+        return page, str(start + len(page))
+
     @abc.abstractmethod
     async def remove_failure(self, record: str) -> int:
         """Remove the first failure equal to ``record`` byte for byte; returns 0 or 1."""
@@ -630,3 +650,14 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def flush(self) -> None:
         """Delete everything in this backend's namespace, and nothing outside it."""
+
+
+def _position_cursor(cursor: str | None) -> int:
+    """The position held by a :meth:`Backend.failures_after` cursor of the default."""
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise InvalidArgument(
+            f"cursor {cursor[:40]!r} is not one failures_after returned; pass None to start over"
+        )
+    return int(cursor)

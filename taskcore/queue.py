@@ -315,10 +315,26 @@ class Queue:
         page = await self.backend.delayed_page(_after_seconds(after), _page_limit(limit))
         return {ts * 1000: [read_job(p) for p in payloads] for ts, payloads in page}
 
-    async def timestamps(self) -> list[int]:
-        """Every timestamp holding delayed jobs, in **milliseconds**, ascending numerically
-        (node-resque sorts them as strings)."""
-        return sorted(ts * 1000 for ts in await self.backend.delayed_timestamps())
+    async def timestamps(self, after: float | None = None, limit: int | None = None) -> list[int]:
+        """Timestamps holding delayed jobs, in **milliseconds**, ascending numerically
+        (node-resque sorts them as strings), each later than ``after`` (ms; None: from the
+        first).
+
+        With ``limit``: one page, as :meth:`timestamps_page` (its cost follows ``limit``, not
+        the number of delayed jobs). Without: every one, read in pages of 1,000 (a round trip
+        each, each as cheap at 500k delayed jobs as at 10): linear in the number of
+        timestamps, as any full listing, and not one atomic snapshot.
+        """
+        if limit is not None:
+            return await self.timestamps_page(after, limit)
+        stamps: list[int] = []
+        cursor = _after_seconds(after)
+        while True:
+            page = await self.backend.delayed_timestamps_page(cursor, _DELAYED_BATCH)
+            stamps += (ts * 1000 for ts in page)
+            if len(page) < _DELAYED_BATCH:
+                return stamps
+            cursor = page[-1]
 
     async def delayed_at(self, timestamp_ms: float) -> tuple[list[codec.Job], int]:
         """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second
@@ -516,19 +532,25 @@ class Queue:
         Returns how many were re-enqueued. Records blocked by a hook, malformed, or removed
         concurrently are left alone, and so is a record whose retry fails for any other reason
         than storage being unreachable (logged at ERROR on ``taskcore.queue``): one bad record
-        never stops the others. Pages through the list without skipping any record.
+        never stops the others. Walks the list by cursor
+        (:meth:`~taskcore.backend.Backend.failures_after`, 100 records a page), so a walk is
+        linear in the list's length and reads each record once, none skipped, while this or
+        any other process removes records. The next page is read before this page's records
+        are retried, so the cursor never rests on a record this walk removed.
         """
         check_limit(upper, "upper")
         retried = 0
-        start = 0
-        scanned = 0
-        while upper is None or scanned < upper:
-            size = _PAGE if upper is None else min(_PAGE, upper - scanned)
-            page = await self.backend.failures(start, start + size - 1)
-            if not page:
-                break
-            scanned += len(page)
-            start += len(page)
+
+        def size(scanned: int) -> int:
+            return _PAGE if upper is None else min(_PAGE, upper - scanned)
+
+        page, cursor = await self.backend.failures_after(None, size(0))
+        scanned = len(page)
+        while page:
+            following: list[str] = []
+            if len(page) == _PAGE and (upper is None or scanned < upper):
+                following, cursor = await self.backend.failures_after(cursor, size(scanned))
+                scanned += len(following)
             for raw in page:
                 try:
                     failure = codec.decode_failure(raw)
@@ -536,10 +558,7 @@ class Queue:
                     continue
                 if await self._retry_stuck(failure):
                     retried += 1
-                    # the list shifted left by one under our window
-                    start -= 1
-            if len(page) < size:
-                break
+            page = following
         return retried
 
     async def retry_stuck(self, failures: Iterable[codec.Failure]) -> int:

@@ -30,7 +30,13 @@ from taskcore.backend import (
     WorkerPing,
 )
 from taskcore.codec import encode_current_job, js_date, js_round
-from taskcore.errors import BackendError, BackendUnavailable, ConfigError, TaskcoreError
+from taskcore.errors import (
+    BackendError,
+    BackendUnavailable,
+    ConfigError,
+    InvalidArgument,
+    TaskcoreError,
+)
 from taskcore.urls import check_url, is_keyword_dsn
 from taskcore_postgres import schema as schema_mod
 from taskcore_postgres.dsn import describe, keyword_dsn_to_url
@@ -757,6 +763,18 @@ class PostgresBackend(Backend):
         else:
             rows = await self._fetch(self._sql.FAILURES_RANGE, start, stop)
         return [r[0] for r in rows]
+
+    async def failures_after(self, cursor: str | None, limit: int) -> tuple[list[str], str]:
+        """By id (an index range scan of the primary key): the cursor is the last id seen."""
+        if cursor is not None and not cursor.isdigit():
+            raise InvalidArgument(
+                f"cursor {cursor[:40]!r} is not one failures_after returned; pass None to "
+                "start over"
+            )
+        if limit <= 0:
+            return [], cursor or "0"
+        rows = await self._fetch(self._sql.FAILURES_AFTER, cursor and int(cursor), int(limit))
+        return [r[1] for r in rows], str(rows[-1][0]) if rows else cursor or "0"
 
     async def remove_failure(self, record: str) -> int:
         return int(await self._fetchval(self._sql.REMOVE_FAILURE, record))

@@ -336,6 +336,11 @@ class Queries:
     FAILURES_SLICE = """
         SELECT body FROM {s}.tc_failures WHERE ns = $1 ORDER BY id OFFSET $2 LIMIT $3"""
 
+    # $2 the last id seen (exclusive; NULL: from the first), $3 limit: the primary key's order
+    FAILURES_AFTER = """
+        SELECT id, body FROM {s}.tc_failures
+        WHERE ns = $1 AND id > coalesce($2::bigint, 0) ORDER BY id LIMIT $3"""
+
     FAILURES_RANGE = """
         WITH n AS (SELECT count(*) AS n FROM {s}.tc_failures WHERE ns = $1),
              b AS (SELECT CASE WHEN $2::bigint < 0 THEN greatest(n + $2, 0) ELSE $2 END AS lo,
@@ -400,6 +405,7 @@ class Queries:
             "STATS",
             "FAILURE_COUNT",
             "FAILURES_SLICE",
+            "FAILURES_AFTER",
             "FAILURES_RANGE",
             "PING",
             "SERVER_TIME",

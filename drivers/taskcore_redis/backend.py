@@ -12,6 +12,7 @@ a delayed job leaves no empty list or zset member behind; key enumeration uses `
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -31,8 +32,8 @@ from taskcore.backend import (
     WorkerId,
     WorkerPing,
 )
-from taskcore.codec import encode_ping, js_round
-from taskcore.errors import BackendError, ConfigError
+from taskcore.codec import dumps, encode_ping, js_round
+from taskcore.errors import BackendError, ConfigError, InvalidArgument
 from taskcore.urls import check_url
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys, glob_escape
@@ -42,6 +43,9 @@ from taskcore_redis.stepargs import StepCache
 from taskcore_redis.wakeup import PushListener
 
 __all__ = ["RedisBackend", "from_url"]
+
+_ANCHORS = 5
+"""Records of a failed-list page its cursor keeps, to find its place again."""
 
 _SCAN_COUNT = 1000
 """Keys per SCAN step and per MGET/UNLINK batch (node-resque's 10 is very slow, issue #325)."""
@@ -606,6 +610,20 @@ class RedisBackend(Backend):
         return [_text(r) for r in await self._client.lrange(self._keys.failed, start, stop)]
 
     @translate_errors
+    async def failures_after(self, cursor: str | None, limit: int) -> tuple[list[str], str]:
+        """One script (``failures_after.lua``). The cursor is ``<position>:<JSON list>``: the
+        position after the last page and that page's last records (up to 5), from which the
+        script finds its place again after records before it were removed."""
+        position, anchors = _failures_cursor(cursor)
+        if limit <= 0:
+            return [], cursor or "0:[]"
+        reply = await self._scripts.failures_after(
+            keys=[self._keys.failed], args=[position, int(limit), *anchors]
+        )
+        page = [_text(r) for r in reply[1]]
+        return page, f"{int(reply[0])}:{dumps(page[-_ANCHORS:] if page else anchors)}"
+
+    @translate_errors
     async def remove_failure(self, record: str) -> int:
         return int(await self._client.lrem(self._keys.failed, 1, record))
 
@@ -689,6 +707,27 @@ class RedisBackend(Backend):
                 if raw is not None:
                     values[key] = _text(raw)
         return values
+
+
+def _failures_cursor(cursor: str | None) -> tuple[int, list[str]]:
+    """The position and anchor records of a :meth:`RedisBackend.failures_after` cursor."""
+    if cursor is None:
+        return 0, []
+    position, _, anchors_json = cursor.partition(":")
+    try:
+        anchors = json.loads(anchors_json)
+    except ValueError:
+        anchors = None
+    if (
+        not position.isdigit()
+        or not isinstance(anchors, list)
+        or len(anchors) > _ANCHORS
+        or not all(isinstance(a, str) for a in anchors)
+    ):
+        raise InvalidArgument(
+            f"cursor {cursor[:40]!r} is not one failures_after returned; pass None to start over"
+        )
+    return int(position), anchors
 
 
 def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBackend:

@@ -44,3 +44,4 @@ class Scripts:
         self.release_lock = load("release_lock")
         self.increment_lock = load("increment_lock")
         self.retry_failure = load("retry_failure")
+        self.failures_after = load("failures_after")
