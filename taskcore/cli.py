@@ -30,108 +30,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import importlib.metadata
-import json
 import logging
 import math
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from taskcore import codec
 from taskcore.app import App
 from taskcore.arguments import MAX_SECONDS
+from taskcore.cli_commands import (
+    cmd_dashboard,
+    cmd_enqueue,
+    cmd_failed,
+    cmd_generate,
+    cmd_health,
+    cmd_info,
+    cmd_metrics,
+)
+from taskcore.cli_support import Handler, UsageError, app_of, cwd_importable, load_app, say
 from taskcore.config import Settings
 from taskcore.errors import ConfigError, TaskcoreError
-from taskcore.malformed import MalformedFailure
 from taskcore.ops.logformat import ElapsedFormatter, configure_logging
 from taskcore.registry import connect
 from taskcore.supervisor import Supervisor, watch_supervisor
-from taskcore.tasks.api import TaskAPI
-from taskcore.tasks.registry import TaskRegistry
 from taskcore.web.options import add_dashboard_command
 
 __all__ = ["load_app", "main"]
-
-Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
-
-
-def _print(*parts: Any) -> None:
-    print(*parts, flush=True)
-
-
-# -------------------------------------------------------------------- settings and APP
-
-
-class UsageError(TaskcoreError):
-    """The command line asks for something inconsistent; exit status 2."""
-
-
-def _cwd_importable() -> None:
-    """Put the current directory first on ``sys.path``, as ``python -m`` does, so an APP or a
-    ``resque_overrides`` class in a local module imports for every command."""
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-
-
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    """The settings given on the command line. An empty ``--url ""`` is kept (and refused by
-    Settings), never taken for "not given"."""
-    names = ("url", "namespace", "queues")
-    return {k: getattr(args, k) for k in names if getattr(args, k, None) is not None}
-
-
-def _settings(args: argparse.Namespace, **changes: Any) -> Settings:
-    return Settings.load(args.config, **_flags(args), **changes)
-
-
-def load_app(spec: str, settings: Settings | None = None) -> App:
-    """The App named by ``spec`` (``"module:attribute"``): an App, a TaskRegistry, or a
-    zero-argument callable returning one. ``settings``, when given, replace the App's own."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ConfigError(f"APP {spec!r} must be 'module:attribute', e.g. myapp.tasks:tasks")
-    _cwd_importable()
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"APP {spec!r} cannot be loaded: {exc}") from exc
-    if callable(obj) and not isinstance(obj, App | TaskRegistry):
-        obj = obj()
-    if isinstance(obj, TaskRegistry):
-        return App(settings, obj)
-    if isinstance(obj, App):
-        return App(settings or obj.settings, obj.tasks, clock=obj.clock, name=obj.name)
-    raise ConfigError(f"APP {spec!r} is a {type(obj).__name__}, not an App or a TaskRegistry")
-
-
-def _app_settings(args: argparse.Namespace, **changes: Any) -> App:
-    """The APP of ``args.app`` with the command line's settings applied.
-
-    Precedence, highest first: ``changes`` (what the command implies, e.g. no workers for
-    ``scheduler``), ``--url``/``--namespace``/``--queues``, ``$TASKCORE_*``, ``--config FILE``
-    (or ``$TASKCORE_CONFIG``, ``taskcore.toml``, ``[tool.taskcore]``), then the APP's own
-    settings from its code. Without APP, the tasks are discovered from ``tasks_paths``.
-    """
-    if args.app is None:
-        settings = _settings(args, **changes)
-        if not settings.tasks_paths:
-            raise UsageError(
-                f"{args.command}: give APP (module:attribute), or set tasks_paths (taskcore.toml, "
-                "[tool.taskcore] in pyproject.toml, or TASKCORE_TASKS_PATHS) to discover tasks"
-            )
-        return App(settings, TaskRegistry().discover(*settings.tasks_paths))
-    app = load_app(args.app)
-    defaults = app.settings.model_dump()
-    settings = Settings.load(args.config, defaults=defaults, **{**_flags(args), **changes})
-    return App(settings, app.tasks, clock=app.clock, name=app.name)
-
 
 # -------------------------------------------------------------------- long-running commands
 
@@ -140,7 +67,7 @@ async def _serve(app: App) -> int:
     s = app.settings
     parts = [f"{s.max_workers} workers max" if s.max_workers else "no workers"]
     parts.append("scheduler" if s.scheduler else "no scheduler")
-    _print(
+    say(
         f"taskcore: {', '.join(parts)} on {s.safe_url} (namespace {s.namespace!r}), "
         f"{len(app.tasks)} tasks; Ctrl-C to stop"
     )
@@ -150,7 +77,7 @@ async def _serve(app: App) -> int:
         await app.run_until_stopped(stop)
     finally:
         watcher.cancel()
-    _print("taskcore: stopped")
+    say("taskcore: stopped")
     return 0
 
 
@@ -193,22 +120,22 @@ async def _serve_processes(args: argparse.Namespace, app: App, default: int) -> 
         )
     if processes == 1:
         return await _serve(app)
-    _print(f"taskcore: supervising {processes} worker processes; Ctrl-C to stop")
+    say(f"taskcore: supervising {processes} worker processes; Ctrl-C to stop")
     code = await Supervisor(_child_argv(args.argv), processes).run()
-    _print("taskcore: stopped" if code == 0 else "taskcore: stopped after errors")
+    say("taskcore: stopped" if code == 0 else "taskcore: stopped after errors")
     return code
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
-    return await _serve_processes(args, _app_settings(args), 1)
+    return await _serve_processes(args, app_of(args), 1)
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
-    return await _serve_processes(args, _app_settings(args, scheduler=False), os.cpu_count() or 1)
+    return await _serve_processes(args, app_of(args, scheduler=False), os.cpu_count() or 1)
 
 
 async def cmd_scheduler(args: argparse.Namespace) -> int:
-    return await _serve(_app_settings(args, min_workers=0, max_workers=0, scheduler=True))
+    return await _serve(app_of(args, min_workers=0, max_workers=0, scheduler=True))
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
@@ -226,204 +153,39 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     )
     settings = settings.model_copy(update={"log_job_args": True})  # the demo's data is made up
     log = logging.getLogger("taskcore.demo")
-    say = log.info
-    _print(
+    narrate = log.info
+    say(
         f"taskcore demo: 2-4 workers and a scheduler in this process, {settings.safe_url}, "
         f"for {args.seconds:g} s"
     )
     app = App(settings, demo.tasks, name="demo")
     with configure_logging(1, stream=sys.stdout, formatter=ElapsedFormatter(time.monotonic())):
-        await _demo_run(app, demo, say, args.seconds)
-    _print("demo finished: workers stopped cleanly")
+        await _demo_run(app, demo, narrate, args.seconds)
+    say("demo finished: workers stopped cleanly")
     return 0
 
 
-async def _demo_run(app: App, demo: Any, say: Callable[[str], None], seconds: float) -> None:
+async def _demo_run(app: App, demo: Any, narrate: Callable[[str], None], seconds: float) -> None:
     """Run the demo's scenario, narrated by the log lines of taskcore.ops.logs."""
     await app.start()
     try:
-        await demo.scenario(app.task, say)
+        await demo.scenario(app.task, narrate)
         await asyncio.sleep(seconds)
-        _print("\nsummary")
+        say("\nsummary")
         stats = await app.queue.stats()
         for key in ("processed", "failed"):
-            _print(f"  {key:<10} {stats.get(key, 0)}")
-        _print(
+            say(f"  {key:<10} {stats.get(key, 0)}")
+        say(
             "  enqueues seen by the 'audit' middleware: "
             + ", ".join(f"{k} {v}" for k, v in sorted(demo.enqueues.items()))
         )
-        _print(f"  failed list ({await app.queue.failed_count()}):")
+        say(f"  failed list ({await app.queue.failed_count()}):")
         for f in await app.queue.failed():
-            _print(f"    {f.payload.get('class')} on {f.queue!r}: {f.exception}: {f.error}")
+            say(f"    {f.payload.get('class')} on {f.queue!r}: {f.exception}: {f.error}")
         left = {q: n["length"] for q, n in (await app.queue.details())["queues"].items()}
-        _print(f"  still queued: {left}; delayed at: {await app.queue.timestamps()} (ms)")
+        say(f"  still queued: {left}; delayed at: {await app.queue.timestamps()} (ms)")
     finally:
         await app.stop()
-
-
-# -------------------------------------------------------------------- inspection
-
-
-async def cmd_info(args: argparse.Namespace) -> int:
-    from taskcore.ops.commands import info_command
-
-    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
-    return await info_command(app, args.json, args.watch)
-
-
-async def cmd_health(args: argparse.Namespace) -> int:
-    from taskcore.ops.commands import health_command
-
-    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
-    return await health_command(app, args.json)
-
-
-async def cmd_metrics(args: argparse.Namespace) -> int:
-    from taskcore.ops.commands import metrics_command
-
-    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
-    return await metrics_command(app, args.host, args.port)
-
-
-async def cmd_failed(args: argparse.Namespace) -> int:
-    app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
-    await app.open()
-    try:
-        failures = await app.queue.failed()
-        if args.action == "list":
-            _print_failures(failures, args.json)
-            return 0
-        if not args.all and not args.index:
-            raise ConfigError(f"failed {args.action}: give failure INDEX(es) or --all")
-        chosen = list(range(len(failures))) if args.all else args.index
-        bad = [i for i in chosen if not 0 <= i < len(failures)]
-        if bad:
-            raise ConfigError(f"no failure at index {bad[0]} (there are {len(failures)})")
-        done = 0
-        for i in chosen:
-            if args.action == "retry" and isinstance(failures[i], MalformedFailure):
-                _print(
-                    f"[{i}] is not a readable failure record: it cannot be retried, only removed"
-                )
-            elif args.action == "retry":
-                done += int(await app.queue.retry_and_remove_failed(failures[i]))
-            else:
-                done += await app.queue.remove_failed(failures[i])
-        verb = "retried" if args.action == "retry" else "removed"
-        _print(f"{verb} {done} of {len(chosen)} failed job(s)")
-        return 0
-    finally:
-        await app.stop()
-
-
-def _failure_json(failure: codec.Failure) -> Any:
-    """A failure as JSON for ``failed list --json``: the stored record parsed, or, for a record
-    that cannot be decoded, ``{"malformed_record": <its text>, "reason": ...}`` (bytes that are
-    not UTF-8 appear as ``\\udcXX`` escapes, losslessly)."""
-    if isinstance(failure, MalformedFailure):
-        return {"malformed_record": failure.raw, "reason": failure.reason}
-    return json.loads(failure.raw)
-
-
-def _print_failures(failures: Sequence[codec.Failure], as_json: bool) -> None:
-    if as_json:
-        _print(json.dumps([_failure_json(f) for f in failures], indent=2))
-        return
-    if not failures:
-        _print("no failed jobs")
-    for i, f in enumerate(failures):
-        if isinstance(f, MalformedFailure):
-            _print(f"[{i}] unreadable failure record: {f.raw[:120]!r}")
-            _print(f"     {f.reason}")
-            continue
-        cls = f.payload.get("class", "?")
-        args = codec.dumps(f.payload.get("args", []))
-        _print(f"[{i}] {f.failed_at}  {f.queue}  {cls}({args})")
-        _print(f"     {f.exception or 'Error'}: {f.error or ''}  (worker {f.worker})")
-
-
-async def cmd_enqueue(args: argparse.Namespace) -> int:
-    try:
-        data = json.loads(args.args)
-    except ValueError as exc:
-        raise UsageError(f"--args is not valid JSON: {exc}") from exc
-    if not args.raw and not args.app and not _settings(args).tasks_paths:
-        raise UsageError(
-            f"enqueue {args.name!r}: give --app APP (or set tasks_paths) to enqueue a task "
-            "(inputs validated, sent to the task's queue), or --raw to enqueue a raw resque job "
-            "of that class"
-        )
-    if args.app or not args.raw:
-        app = _app_settings(args, scheduler=False, max_workers=0, min_workers=0)
-    else:
-        app = App(_settings(args, scheduler=False, max_workers=0, min_workers=0))
-    if not args.raw and args.name not in app.tasks:
-        raise UsageError(
-            f"{'APP ' + repr(args.app) if args.app else 'tasks_paths'} has no task named "
-            f"{args.name!r} "
-            f"({app.tasks.describe_known(args.name)}); pass --raw to enqueue a raw resque job "
-            "for a worker that knows that class"
-        )
-    if not args.raw and data is not None and not isinstance(data, dict):
-        raise UsageError(f"task {args.name!r} takes an inputs object as --args, e.g. '{{}}'")
-    delay_ms = None if args.delay is None else int(args.delay * 1000)
-    await app.open()
-    try:
-        if not args.raw:
-            api = TaskAPI(app.queue, app.tasks)
-            if delay_ms is None:
-                ok = await api.enqueue(args.name, data, args.queue)
-            else:
-                ok = await api.enqueue_in(delay_ms, args.name, data, args.queue)
-            queue = app.tasks.get(args.name).queue if args.queue is None else args.queue
-        else:
-            queue = "default" if args.queue is None else args.queue  # "" is refused, not replaced
-            if delay_ms is None:
-                ok = await app.queue.enqueue(queue, args.name, data)
-            else:
-                ok = await app.queue.enqueue_in(delay_ms, queue, args.name, data)
-    finally:
-        await app.stop()
-    when = "" if delay_ms is None else f" to run in {args.delay} s"
-    _print(
-        f"enqueued {args.name} on {queue!r}{when}" if ok else "not enqueued: a plugin blocked it"
-    )
-    return 0 if ok else 1
-
-
-async def cmd_dashboard(args: argparse.Namespace) -> int:
-    try:
-        from taskcore.web import serve  # the optional extra, imported on use
-    except ImportError as exc:
-        raise ConfigError(str(exc)) from exc
-    await serve(
-        _settings(args),
-        host=args.host,
-        port=args.port,
-        token=args.token,
-        allowed_hosts=args.allowed_host,
-        refresh=args.refresh,
-        no_auth=args.no_auth,
-    )
-    return 0
-
-
-async def cmd_generate(args: argparse.Namespace) -> int:
-    from taskcore.tasks.generate import generate_task
-
-    if args.path is not None:
-        folder = args.path
-    else:
-        paths = _settings(args).tasks_paths
-        folder = paths[0] if paths else "tasks"
-    written = generate_task(
-        args.name, Path(folder), queue=args.queue, frequency=args.frequency, cron=args.cron
-    )
-    _print(f"wrote {written.module}")
-    _print(f"wrote {written.test}  (run: pytest {written.test})")
-    if args.path is None and not _settings(args).tasks_paths:
-        _print(f'set tasks_paths = ["{folder}"] in taskcore.toml so `taskcore run` finds it')
-    return 0
 
 
 def _version() -> str:
@@ -590,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 error, 2 usage, 130 interrupted,
     141 when stdout was closed early, as by ``| head``)."""
-    _cwd_importable()
+    cwd_importable()
     parser = _parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for supervised processes

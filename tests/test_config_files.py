@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from taskcore.cli import _app_settings, _parser, main
+from taskcore.cli import _parser, main
+from taskcore.cli_support import app_of as _app_settings
 from taskcore.config import Settings
 from taskcore.errors import ConfigError
 
