@@ -515,3 +515,18 @@ class TestWorkerId:
         assert w.member == "host:123:math,other"
         assert w.queues_str == "math,other"
         assert WorkerId.parse(w.member) == w
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Mon Nov 99 2026 06:18:16 GMT+0000 (Coordinated Universal Time)",  # no day 99
+        "Mon Nov 23 2026 25:61:61 GMT+0000 (Coordinated Universal Time)",
+        "2026/13/45 10:00:00",  # Ruby's shape, no month 13
+        "Mon Nov 23 0000 06:18:16 GMT+0000 (Coordinated Universal Time)",  # year 0
+    ],
+)
+def test_a_date_of_the_right_shape_naming_no_instant_reads_as_unknown(text: str) -> None:
+    # run_at and failed_at come from storage: a hostile date must read as "unknown age", not
+    # raise out of an inspection call.
+    assert parse_date(text) is None
