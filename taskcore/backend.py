@@ -1,4 +1,8 @@
-"""The storage seam: the Backend abstract base, its capability flags and value types.
+"""The storage seam: the Backend abstract base, with its value types and wake-ups re-exported.
+
+The value types (:class:`WorkerId`, :class:`Outcome`, :class:`Capabilities`, ...) live in
+:mod:`taskcore.protocol_types` and the wake-up classes in :mod:`taskcore.wakeup`; import them
+from here, as drivers and the core do.
 
 Everything above this module (Queue, Worker, MultiWorker, Scheduler, plugins, tasks) is written
 only against :class:`Backend`. A driver subclasses it once; the core *composes* a backend and never
@@ -27,13 +31,23 @@ instant, whichever process dies.
 from __future__ import annotations
 
 import abc
-import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Self
 
 from taskcore.errors import InvalidArgument
+from taskcore.jsdate import js_round
+from taskcore.protocol_types import (
+    Capabilities,
+    CurrentJob,
+    DelayedJob,
+    FailureFactory,
+    Outcome,
+    Reservation,
+    WorkerId,
+    WorkerPing,
+)
+from taskcore.wakeup import PollingWakeUp, QueueWakeUp, WakeUp
 
 __all__ = [
     "Backend",
@@ -49,245 +63,6 @@ __all__ = [
     "WorkerId",
     "WorkerPing",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Capabilities:
-    """What a driver can do, declared as data on the driver class.
-
-    The core and the conformance suite read these flags; nothing ever checks a driver's name.
-    """
-
-    resque_wire_format: bool = False
-    """Data is in node-resque 9's Redis key layout, readable by node-resque and resque-web."""
-
-    shared_across_processes: bool = True
-    """Several OS processes can share the storage (False for an in-process server)."""
-
-    enqueue_notifications: bool = False
-    """:meth:`Backend.wake_up` returns within milliseconds of a push to a watched queue
-    (server-side notification). Without it the core falls back to polling."""
-
-    single_call_complete_and_reserve: bool = False
-    """:meth:`Backend.complete_and_reserve` is one round trip, not the composed default."""
-
-    binary_payloads: bool = False
-    """Stored strings may carry any bytes (invalid UTF-8, NUL), as a Redis value can.
-
-    Such bytes reach Python as a ``str`` whose undecodable bytes are lone surrogates
-    (``errors="surrogateescape"``, PEP 383) and are written back as the same bytes, so nothing
-    is lost and byte-exact matching (``remove_from_queue``, ``remove_failure``) still works.
-    Without this flag the storage cannot hold such text at all (PostgreSQL ``text``):
-    :meth:`Backend.push` and the other writers refuse it with
-    :class:`~taskcore.errors.InvalidArgument`, writing nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerId:
-    """A worker as resque names it: ``name`` plus the queues it works.
-
-    ``member`` (``"<name>:<q1,q2>"``) is its entry in the workers set and the suffix of its
-    current-job key. A wildcard worker has ``queues == ("*",)``.
-    """
-
-    name: str
-    queues: tuple[str, ...]
-
-    @property
-    def queues_str(self) -> str:
-        """The queues joined with ``","``, as written in keys and pings."""
-        return ",".join(self.queues)
-
-    @property
-    def member(self) -> str:
-        """The workers-set member, ``"<name>:<queues>"``."""
-        return f"{self.name}:{self.queues_str}"
-
-    @classmethod
-    def parse(cls, member: str) -> WorkerId:
-        """Split a workers-set member as node-resque's ``workers()`` does.
-
-        One part is a bare name; two parts are ``name:queues``; with three or more parts the
-        first two form the name (``host:pid``) and the rest, re-joined with ``":"``, the queues.
-        """
-        parts = member.split(":")
-        if len(parts) == 1:
-            return cls(parts[0], ())
-        if len(parts) == 2:
-            name, queues = parts
-        else:
-            name, queues = ":".join(parts[:2]), ":".join(parts[2:])
-        return cls(name, tuple(q for q in queues.split(",") if q))
-
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    """A job taken from ``queue`` by :meth:`Backend.reserve`; ``payload`` is byte-exact."""
-
-    queue: str
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class CurrentJob:
-    """A worker's current-job record (resque's ``worker:<name>:<queues>`` value).
-
-    ``run_at`` is the string stored when the job was reserved (a JS ``Date.toString()`` for
-    node-resque and taskcore, ISO 8601 for Ruby resque); ``raw`` is the whole stored record.
-    """
-
-    worker: WorkerId
-    queue: str
-    payload: str
-    run_at: str
-    raw: str
-
-
-@dataclass(frozen=True, slots=True)
-class WorkerPing:
-    """A worker's last heartbeat: ``time`` in whole unix seconds."""
-
-    name: str
-    queues: str
-    time: int
-
-
-@dataclass(frozen=True, slots=True)
-class DelayedJob:
-    """A delayed job: due at ``timestamp`` (whole unix seconds), bound for ``queue``."""
-
-    timestamp: int
-    queue: str
-    payload: str
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How the job a worker held ended, recorded by :meth:`Backend.complete`.
-
-    * ``success``: ``processed`` and ``processed:<name>`` are incremented.
-    * ``failure``: ``failed`` and ``failed:<name>`` are incremented and ``failure_record`` (an
-      encoded resque failure) is appended to the failed list. A failure without a record is
-      counted but not listed: a plugin (Retry) has taken the job over.
-    * ``skipped``: a before-perform hook stopped the job; no counter moves (node-resque's rule).
-    """
-
-    status: Literal["success", "failure", "skipped"]
-    failure_record: str | None = None
-
-    @classmethod
-    def success(cls) -> Outcome:
-        return cls("success")
-
-    @classmethod
-    def failure(cls, record: str | None) -> Outcome:
-        return cls("failure", record)
-
-    @classmethod
-    def skipped(cls) -> Outcome:
-        return cls("skipped")
-
-    def stat_deltas(self, worker_name: str) -> dict[str, int]:
-        """The counter increments this outcome makes (empty for ``skipped``)."""
-        if self.status == "skipped":
-            return {}
-        kind = "processed" if self.status == "success" else "failed"
-        return {kind: 1, f"{kind}:{worker_name}": 1}
-
-
-FailureFactory = Callable[[CurrentJob], str]
-"""Builds the encoded failure record for a worker's orphaned current job.
-
-Drivers call it *inside* their atomic step (after reading the record, before writing the
-failure), so the core decides the record's contents and the driver keeps the move atomic.
-"""
-
-
-class WakeUp(abc.ABC):
-    """Waits for pushes to a set of queues; returned by :meth:`Backend.wake_up`.
-
-    Usage per idle cycle: :meth:`arm`, then try to reserve, then, if nothing was reserved,
-    :meth:`wait`. A push that lands after :meth:`arm` makes :meth:`wait` return at once, so no
-    push between the reserve attempt and the wait is missed.
-    """
-
-    sees_foreign_pushes: bool = False
-    """True when pushes made outside taskcore (node-resque, resque, a raw ``RPUSH``) wake it
-    too, e.g. through Redis keyspace notifications. Otherwise only taskcore's own pushes do,
-    and a worker finds other producers' jobs by polling (its ``poll_interval``)."""
-
-    @abc.abstractmethod
-    def arm(self) -> None:
-        """Forget earlier notifications; later pushes to the watched queues are remembered."""
-
-    @abc.abstractmethod
-    async def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds; True if a watched queue was pushed to since arm()."""
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Stop listening. Idempotent."""
-
-
-class PollingWakeUp(WakeUp):
-    """The fallback for drivers without notifications: :meth:`wait` sleeps the full timeout.
-
-    :meth:`notify` lets an in-process producer cut the wait short (used by the memory driver and
-    by tests).
-    """
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def arm(self) -> None:
-        self._event.clear()
-
-    def notify(self) -> None:
-        self._event.set()
-
-    async def wait(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
-    async def aclose(self) -> None:
-        self._event.set()
-
-
-class QueueWakeUp(PollingWakeUp):
-    """A :class:`WakeUp` for a set of queues, fed by a driver's listener.
-
-    Drivers with ``Capabilities.enqueue_notifications`` keep one listener per backend (Redis
-    pub/sub, PostgreSQL LISTEN) and call :meth:`notify` with the queue each push names, or with
-    None when pushes may have been missed (a dropped connection): then every watcher wakes.
-    ``on_close`` lets the listener forget the watcher.
-    """
-
-    def __init__(self, queues: Iterable[str], on_close: Callable[[QueueWakeUp], None]) -> None:
-        super().__init__()
-        self.queues = frozenset(queues)
-        self._on_close = on_close
-        self._closed = False
-
-    def wants(self, queue: str) -> bool:
-        """True if a push to ``queue`` concerns this watcher (an empty set watches all)."""
-        return not self.queues or queue in self.queues
-
-    def notify(self, queue: str | None = None) -> None:
-        if queue is None or self.wants(queue):
-            super().notify()
-
-    def arm(self) -> None:
-        if not self._closed:
-            super().arm()
-
-    async def aclose(self) -> None:
-        if not self._closed:
-            self._closed = True
-            self._on_close(self)
-        await super().aclose()
 
 
 class Backend(abc.ABC):
@@ -590,8 +365,6 @@ class Backend(abc.ABC):
     async def stale_workers(self, now: float, max_age: float) -> list[WorkerPing]:
         """Heartbeats older than ``max_age`` seconds at ``now``
         (``round(now) - ping.time > round(max_age)``)."""
-        from taskcore.codec import js_round
-
         limit = js_round(max_age)
         current = js_round(now)
         return [p for p in await self.worker_pings() if current - p.time > limit]
