@@ -26,7 +26,7 @@ from taskcore.arguments import check_name
 from taskcore.errors import ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition
 from taskcore.plugins.base import HookContext, Plugin, PluginRef, resolve_plugin
-from taskcore.tasks.discovery import discover
+from taskcore.tasks.discovery import define_task, discover
 from taskcore.tasks.inputs import InputsModel, decode_inputs
 from taskcore.tasks.middleware import Middleware, MiddlewarePlugin
 from taskcore.tasks.periodic import enqueue_recurrent_task
@@ -155,24 +155,27 @@ class TaskRegistry:
         :class:`~taskcore.tasks.task.Task` for the fields.
         """
 
+        build = define_task(
+            name,
+            queue=queue,
+            frequency=frequency,
+            inputs=inputs,
+            description=description,
+            middleware=middleware,
+            plugins=plugins,
+            plugin_options=plugin_options,
+            re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
+            timeout=timeout,
+            cron=cron,
+            timezone=timezone,
+            cron_catchup=cron_catchup,
+            scope=scope,
+        )
+
         def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
-            built = FunctionTask(
-                fn,
-                name=name,
-                inputs=inputs,
-                queue=queue,
-                frequency=frequency,
-                description=description,
-                middleware=tuple(middleware),
-                plugins=tuple(plugins),
-                plugin_options=dict(plugin_options or {}),
-                re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
-                timeout=timeout,
-                cron=cron,
-                timezone=timezone,
-                cron_catchup=cron_catchup,
-                scope=scope,
-            )
+            built = build(fn)
+            # Registered here under the function's own name: discovery never renames it.
+            object.__setattr__(built, "named_by_file", False)
             self.add(built)
             return built
 
