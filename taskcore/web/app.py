@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
@@ -157,23 +157,36 @@ async def api_overview(request: Request) -> Response:
     return JSONResponse(facts)
 
 
-async def page_queue(request: Request) -> Response:
+async def _paged(
+    request: Request,
+    page_name: str,
+    read: Callable[[Queue, int, int], Awaitable[tuple[reads.Page, Sequence[object]]]],
+    **context: Any,
+) -> Response:
+    """Render ``<page_name>.html`` with page ``?page=N`` (default 1) of ``read(queue, number,
+    size)``, ``size`` being the dashboard's page size."""
     board = _dashboard(request)
+    number = _int(request.query_params.get("page"), 1)
+    page, rows = await read(board.queue, number, board.page_size)
+    return _render(
+        request, f"{page_name}.html", page=page, rows=rows, page_name=page_name, **context
+    )
+
+
+async def page_queue(request: Request) -> Response:
     name = request.query_params.get("name", "")
     if not name:
         return PlainTextResponse("name a queue: /queue?name=<queue>", status_code=400)
-    page, rows = await reads.queue_page(
-        board.queue, name, _int(request.query_params.get("page"), 1), board.page_size
+    return await _paged(
+        request,
+        "queue",
+        lambda queue, number, size: reads.queue_page(queue, name, number, size),
+        name=name,
     )
-    return _render(request, "queue.html", name=name, page=page, rows=rows, page_name="queue")
 
 
 async def page_delayed(request: Request) -> Response:
-    board = _dashboard(request)
-    page, rows = await reads.delayed_page(
-        board.queue, _int(request.query_params.get("page"), 1), board.page_size
-    )
-    return _render(request, "delayed.html", page=page, rows=rows, page_name="delayed")
+    return await _paged(request, "delayed", reads.delayed_page)
 
 
 async def page_workers(request: Request) -> Response:
@@ -182,11 +195,7 @@ async def page_workers(request: Request) -> Response:
 
 
 async def page_failed(request: Request) -> Response:
-    board = _dashboard(request)
-    page, rows = await reads.failed_page(
-        board.queue, _int(request.query_params.get("page"), 1), board.page_size
-    )
-    return _render(request, "failed.html", page=page, rows=rows, page_name="failed")
+    return await _paged(request, "failed", reads.failed_page)
 
 
 async def page_locks(request: Request) -> Response:

@@ -95,23 +95,31 @@ def make_page(number: int, size: int, total: int) -> Page:
 
 
 @dataclass(frozen=True, slots=True)
-class JobRow:
-    """A queued or delayed job: decoded when possible, else ``error`` says why."""
+class StoredRow:
+    """A record as storage holds it, at ``index`` in its list: ``raw`` byte for byte."""
 
     index: int
     raw: str
-    class_name: str | None
-    args: str
-    error: str | None
-    queue: str = ""
 
     @property
     def id(self) -> str:
+        """The record's :func:`digest`, which an action posts back to find it again."""
         return digest(self.raw)
 
     @property
     def text(self) -> str:
+        """The raw record as display text."""
         return display(self.raw)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow(StoredRow):
+    """A queued or delayed job: decoded when possible, else ``error`` says why."""
+
+    class_name: str | None
+    args: str
+    error: str | None
+    queue: str = ""
 
 
 def job_row(index: int, raw: str, queue: str = "") -> JobRow:
@@ -155,21 +163,11 @@ async def delayed_page(queue: Queue, number: int, size: int) -> tuple[Page, list
 
 
 @dataclass(frozen=True, slots=True)
-class FailedRow:
+class FailedRow(StoredRow):
     """One failure record: decoded fields when readable, else only ``raw`` and ``error``."""
 
-    index: int
-    raw: str
     failure: codec.Failure | None
     error: str | None = None
-
-    @property
-    def id(self) -> str:
-        return digest(self.raw)
-
-    @property
-    def text(self) -> str:
-        return display(self.raw)
 
     @property
     def retryable(self) -> bool:
