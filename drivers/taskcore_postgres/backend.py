@@ -43,6 +43,7 @@ from taskcore_postgres.dsn import describe, keyword_dsn_to_url
 from taskcore_postgres.notify import NotificationHub
 from taskcore_postgres.queries import Queries
 from taskcore_postgres.text import check_storable
+from taskcore_postgres.vacuum import JobsVacuum
 
 __all__ = ["PostgresBackend", "from_url"]
 
@@ -158,6 +159,8 @@ class PostgresBackend(Backend):
             raise ConfigError(f"schema: {exc}") from exc
         self._sql = Queries(quoted)
         self._head_sequence = f"{quoted}.{schema_mod.HEAD_SEQUENCE}"
+        self.vacuum = JobsVacuum(self._run, f"{quoted}.tc_jobs")
+        """Vacuums tc_jobs every few thousand reserved jobs where autovacuum does not."""
         self.channel = schema_mod.channel_for(self.schema, namespace)
         if isinstance(dsn_or_pool, str):
             self._dsn: str | None = dsn_or_pool
@@ -430,6 +433,7 @@ class PostgresBackend(Backend):
         """Stop the listener, give held connections back and close the pool this backend
         created. Idempotent."""
         await self._hub.aclose()
+        await self.vacuum.aclose()
         self._opened = False
         await self._release_idle()
         await self._close_pool()
@@ -495,6 +499,7 @@ class PostgresBackend(Backend):
             if row is None:  # pragma: no cover - the statement always returns one row
                 return None
             if row[1] is not None:
+                self.vacuum.reserved()
                 return Reservation(row[0], row[1])
             if not row[2]:
                 return None
