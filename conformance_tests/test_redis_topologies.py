@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,12 +21,12 @@ from redis.asyncio import Redis
 
 from conformance_tests import servers
 from conformance_tests.drivers import REDIS_SENTINEL
-from conformance_tests.engine_support import WAIT, EventLog
+from conformance_tests.engine_support import WAIT
+from conformance_tests.failover import JOB, Drain, report, running_workers
 from conformance_tests.helpers import NOW, job, worker
 from conformance_tests.outage import redis_cluster_nodes
 from taskcore import codec, connect
 from taskcore.errors import BackendUnavailable, ConfigError
-from taskcore.worker import Worker
 from taskcore_redis.cluster import RedisClusterBackend
 from taskcore_redis.sentinel import RedisSentinelBackend
 from taskcore_redis.topology import parse_cluster_url, parse_sentinel_url
@@ -211,36 +210,19 @@ async def test_workers_draining_across_a_sentinel_failover_lose_no_job(
     url = REDIS_SENTINEL.url()
     sentinel_port = parse_sentinel_url(url).nodes[0][1]
     namespace = f"taskcore-failover-{uuid.uuid4().hex[:12]}"
-    total = 300
-    performed: Counter[int] = Counter()
-    quarter = asyncio.Event()
-
-    async def record(i: int) -> None:
-        performed[i] += 1
-        if len(performed) >= total // 4:
-            quarter.set()
-        await asyncio.sleep(0.02)  # the job's work: keeps the drain going through the switch
-
+    drain = Drain(300)
     await _until(lambda: _replica_online(sentinel_port), 60, "the replica to be in sync")
     async with connect(url, namespace=namespace, socket_timeout=10) as admin:
         assert isinstance(admin, RedisSentinelBackend)
-        for i in range(total):
-            await admin.push("q", codec.encode_job("record", "q", [i]))
+        for i in range(drain.total):
+            await admin.push("q", codec.encode_job(JOB, "q", [i]))
         # Replication is asynchronous: make sure the replica holds the jobs before the switch,
         # so this measures the driver and workers, not the replication window.
         assert await admin.client.execute_command("WAIT", 1, 5000) >= 1
         before = await _primary(sentinel_port)
         backends = [connect(url, namespace=namespace, socket_timeout=2) for _ in range(3)]
-        workers = [
-            Worker(b, {"record": record}, queues=["q"], name=f"failover-{n}", timeout=0.5)
-            for n, b in enumerate(backends)
-        ]
-        logs = [EventLog(w) for w in workers]
-        try:
-            for b, w in zip(backends, workers, strict=True):
-                await b.open()
-                await w.start()
-            await asyncio.wait_for(quarter.wait(), 30)
+        async with running_workers(backends, drain, lambda n: ["q"]) as logs:
+            await asyncio.wait_for(drain.quarter.wait(), 30)
             async with Redis(port=sentinel_port, decode_responses=True) as sentinel:
                 await sentinel.execute_command("SENTINEL", "FAILOVER", servers.SENTINEL_SERVICE)
 
@@ -248,26 +230,9 @@ async def test_workers_draining_across_a_sentinel_failover_lose_no_job(
                 return await _primary(sentinel_port) != before
 
             await _until(switched, 30, "Sentinel to name a new primary")
-            left_at_switch = total - len(performed)
-
-            async def drained() -> bool:
-                return len(performed) == total
-
-            await _until(drained, 60, "every job to be performed after the failover")
-        finally:
-            for w in workers:
-                await asyncio.wait_for(w.end(), WAIT)
-            for b in backends:
-                await b.aclose()
-        duplicates = sum(count - 1 for count in performed.values())
-        errors = sum(1 for log in logs for name in log.names() if name == "error")
-        record_property("left_at_switch", left_at_switch)
-        record_property("duplicates", duplicates)
-        record_property("worker_errors", errors)
-        print(
-            f"failover run {run}: {total} jobs, {left_at_switch} left at the switch, "
-            f"lost 0, performed twice {duplicates}, worker errors {errors}"
-        )
+            left_at_switch = drain.left
+            await drain.until_done(60)
+        report(f"failover run {run}", drain, logs, left_at_switch, record_property)
         assert left_at_switch > 0, "the failover must land mid-drain to prove anything"
         assert await admin.queue_length("q") == 0
         assert await admin.failure_count() == 0
