@@ -169,76 +169,12 @@ def _redis_answers(url: str) -> str | None:
     return None
 
 
-def _start_redis() -> str:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        _apt_install(
-            ["redis-server"],
-            "No Redis server answers on 127.0.0.1:6379 and the "
-            "redis-server binary is not installed.",
-        )
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("apt-get installed redis-server but it is not on PATH")
-    port = free_port()
-    workdir = tempfile.mkdtemp(prefix="taskcore-redis-")
-    log = Path(workdir) / "redis.log"
-    args = [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        workdir,
-        "--logfile",
-        str(log),
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _stop_at_exit(proc, workdir)
-    url = f"redis://127.0.0.1:{port}/0"
-    _wait_until(lambda: _redis_answers(url) is None, proc, log)
-    return url
-
-
-@_once
-def redis_url() -> str:
-    """A reachable Redis URL for this process (see the module docstring for the order).
-
-    Raises RuntimeError when ``TASKCORE_TEST_REDIS_URL`` is set but unreachable, or when no
-    server runs and none can be started. Callers use a unique namespace; never flush the db.
-    """
-    configured = os.environ.get(REDIS_ENV)
-    if configured:
-        error = _redis_answers(configured)
-        if error is not None:
-            raise RuntimeError(
-                f"{REDIS_ENV}={_redact(configured)} is not reachable ({error}). "
-                f"Start that server, fix the URL, or unset {REDIS_ENV} to use a local one."
-            )
-        return configured
-    local = "redis://127.0.0.1:6379/0"
-    if _redis_answers(local) is None:
-        return local
-    return _start_redis()
-
-
-# ---------------------------------------------------------------------------- Redis topologies
-
-REDIS_CLUSTER_ENV = "TASKCORE_TEST_REDIS_CLUSTER_URL"
-REDIS_SENTINEL_ENV = "TASKCORE_TEST_REDIS_SENTINEL_URL"
-SENTINEL_SERVICE = "taskcore"
-"""The service name the started Sentinel group monitors."""
-
-
-def _redis_binary(name: str = "redis-server") -> str:
+def _redis_binary(name: str = "redis-server", why: str = "") -> str:
+    """The ``name`` binary of the redis-server package, installed with apt-get when missing
+    (root only); ``why`` opens the error when it cannot be."""
     binary = shutil.which(name)
     if binary is None:
-        _apt_install(["redis-server"], f"the {name} binary is not installed.")
+        _apt_install(["redis-server"], f"{why}the {name} binary is not installed.")
         binary = shutil.which(name)
         if binary is None:
             raise RuntimeError(f"apt-get installed redis-server but {name} is not on PATH")
@@ -273,6 +209,50 @@ def _spawn_redis(
     url = f"redis://127.0.0.1:{port}/0"
     _wait_until(lambda: _redis_answers(url) is None, proc, log)
     return proc
+
+
+def _start_redis_like(name: str, binary: str) -> str:
+    """One ``binary`` server (redis-server or valkey-server) on a free loopback port, in a
+    temporary directory of its own, stopped at exit; returns its ``redis://`` URL."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"taskcore-{name}-"))
+    port = free_port()
+    _spawn_redis(workdir, name, port, binary=binary)
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def _start_redis() -> str:
+    why = "No Redis server answers on 127.0.0.1:6379 and "
+    return _start_redis_like("redis", _redis_binary(why=why))
+
+
+@_once
+def redis_url() -> str:
+    """A reachable Redis URL for this process (see the module docstring for the order).
+
+    Raises RuntimeError when ``TASKCORE_TEST_REDIS_URL`` is set but unreachable, or when no
+    server runs and none can be started. Callers use a unique namespace; never flush the db.
+    """
+    configured = os.environ.get(REDIS_ENV)
+    if configured:
+        error = _redis_answers(configured)
+        if error is not None:
+            raise RuntimeError(
+                f"{REDIS_ENV}={_redact(configured)} is not reachable ({error}). "
+                f"Start that server, fix the URL, or unset {REDIS_ENV} to use a local one."
+            )
+        return configured
+    local = "redis://127.0.0.1:6379/0"
+    if _redis_answers(local) is None:
+        return local
+    return _start_redis()
+
+
+# ---------------------------------------------------------------------------- Redis topologies
+
+REDIS_CLUSTER_ENV = "TASKCORE_TEST_REDIS_CLUSTER_URL"
+REDIS_SENTINEL_ENV = "TASKCORE_TEST_REDIS_SENTINEL_URL"
+SENTINEL_SERVICE = "taskcore"
+"""The service name the started Sentinel group monitors."""
 
 
 def _redis_info(port: int, command: Sequence[str]) -> Any:
@@ -469,10 +449,7 @@ def valkey_url() -> str:
                 f"Start that server, fix the URL, or unset {VALKEY_ENV} to start one."
             )
         return configured
-    workdir = Path(tempfile.mkdtemp(prefix="taskcore-valkey-"))
-    port = free_port()
-    _spawn_redis(workdir, "valkey", port, binary=_valkey_binary())
-    return f"redis://127.0.0.1:{port}/0"
+    return _start_redis_like("valkey", _valkey_binary())
 
 
 # ---------------------------------------------------------------------------- PostgreSQL
@@ -565,6 +542,11 @@ def _postgres_run(args: list[str], what: str, timeout: float = 120) -> None:
         raise RuntimeError(f"{what} failed: {done.stderr.decode(errors='replace')[-2000:]}")
 
 
+def _initdb(initdb: str, data: Path) -> None:
+    """A new cluster in ``data``: superuser ``postgres``, trust authentication, no fsync."""
+    _postgres_run([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"], "initdb")
+
+
 def _pg_ctl_start(pg_ctl: str, data: Path, port: int, workdir: str, *settings: str) -> None:
     """Start the cluster in ``data`` on 127.0.0.1:``port`` (``-c`` ``settings``, fsync off);
     returns once it accepts connections. RuntimeError with its log's tail if it does not."""
@@ -593,7 +575,7 @@ def _start_postgres() -> str:
     data = Path(workdir) / "data"
     port = free_port()
     try:
-        _postgres_run([initdb, "-D", str(data), "-U", "postgres", "-A", "trust", "-N"], "initdb")
+        _initdb(initdb, data)
     except RuntimeError:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
@@ -658,7 +640,7 @@ def start_postgres_pair() -> PostgresPair:
     pair = PostgresPair(free_port(), free_port(), workdir, pg_ctl)
     atexit.register(pair.close)
     primary, replica = Path(workdir) / "primary", Path(workdir) / "replica"
-    _postgres_run([initdb, "-D", str(primary), "-U", "postgres", "-A", "trust", "-N"], "initdb")
+    _initdb(initdb, primary)
     _pg_ctl_start(pg_ctl, primary, pair.primary_port, workdir, "wal_level=replica")
     _postgres_run(
         [
