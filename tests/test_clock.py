@@ -112,21 +112,24 @@ class StubServer:
         return read
 
 
-def storage_clock(server: StubServer, **options: float) -> StorageClock:
-    return StorageClock(cast("Backend", server), base=server.base, **options)
+def stubbed(
+    ahead: float = 42.0, round_trip: float = 0.0, **options: float
+) -> tuple[FakeClock, StubServer, StorageClock]:
+    """A base clock at 1000.0 s, a server ``ahead`` of it, and a StorageClock (``options``)
+    reading that server on that base."""
+    base = FakeClock(1000.0)
+    server = StubServer(base, ahead=ahead, round_trip=round_trip)
+    return base, server, StorageClock(cast("Backend", server), base=base, **options)
 
 
 def test_a_storage_clock_reads_local_time_until_synced() -> None:
-    base = FakeClock(1000.0)
-    clock = storage_clock(StubServer(base, ahead=42.0))
+    _, _, clock = stubbed()
     assert isinstance(clock, Clock)
     assert (clock.synced, clock.offset, clock.now()) == (False, 0.0, 1000.0)
 
 
 async def test_sync_measures_the_servers_offset_at_the_midpoint_of_the_call() -> None:
-    base = FakeClock(1000.0)
-    server = StubServer(base, ahead=42.0, round_trip=0.4)
-    clock = storage_clock(server)
+    base, _, clock = stubbed(round_trip=0.4)
     assert await clock.sync() == pytest.approx(42.0)
     assert clock.synced
     # the call took 0.4 s: the server's reading belongs to its midpoint, not to either end
@@ -136,17 +139,14 @@ async def test_sync_measures_the_servers_offset_at_the_midpoint_of_the_call() ->
 
 
 async def test_a_server_behind_gives_a_negative_offset() -> None:
-    base = FakeClock(1000.0)
-    clock = storage_clock(StubServer(base, ahead=-600.0))
+    _, _, clock = stubbed(ahead=-600.0)
     await clock.sync()
     assert clock.offset == -600.0
     assert clock.now() == 400.0
 
 
 async def test_refresh_keeps_the_last_offset_when_storage_is_unreachable() -> None:
-    base = FakeClock(1000.0)
-    server = StubServer(base, ahead=42.0)
-    clock = storage_clock(server, resync_every=60.0)
+    base, server, clock = stubbed(resync_every=60.0)
     await clock.refresh()
     server.down = True
     server.ahead = 99.0
@@ -158,10 +158,8 @@ async def test_refresh_keeps_the_last_offset_when_storage_is_unreachable() -> No
 
 
 async def test_refresh_never_synced_and_unreachable_stays_on_local_time() -> None:
-    base = FakeClock(1000.0)
-    server = StubServer(base, ahead=42.0)
+    _, server, clock = stubbed()
     server.down = True
-    clock = storage_clock(server)
     await clock.refresh()
     assert (clock.synced, clock.now()) == (False, 1000.0)
     server.down = False
@@ -170,9 +168,7 @@ async def test_refresh_never_synced_and_unreachable_stays_on_local_time() -> Non
 
 
 async def test_refresh_measures_again_only_after_resync_every_seconds() -> None:
-    base = FakeClock(1000.0)
-    server = StubServer(base, ahead=42.0)
-    clock = storage_clock(server, resync_every=60.0)
+    base, server, clock = stubbed(resync_every=60.0)
     await clock.refresh()
     assert server.calls == 1
     server.ahead = 50.0  # the server's clock was stepped
@@ -185,8 +181,7 @@ async def test_refresh_measures_again_only_after_resync_every_seconds() -> None:
 
 
 async def test_a_storage_clock_sleeps_on_its_base() -> None:
-    base = FakeClock(1000.0)
-    clock = storage_clock(StubServer(base, ahead=42.0))
+    base, _, clock = stubbed()
     await clock.sync()
     task = asyncio.create_task(clock.sleep(5))
     await settle()
