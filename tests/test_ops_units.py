@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
+import durations_example
 import pytest
 from mypy import api as mypy_api
 
@@ -16,59 +17,14 @@ from taskcore.codec import encode_job
 from taskcore.config import Settings
 from taskcore.errors import ConfigError
 from taskcore.ops.health import HealthChecker
-from taskcore.ops.settings import HealthSettings, QueueLimits
 from taskcore.queue import Queue
 from taskcore.registry import connect
-from taskcore.tasks import Task
 
+EXAMPLE = Path(durations_example.__file__)
 REPOSITORY = Path(__file__).resolve().parent.parent
-
-TYPED_EXAMPLE = """
-from __future__ import annotations
-
-from datetime import timedelta
-
-from taskcore.clock import FakeClock
-from taskcore.config import Settings
-from taskcore.ops.settings import HealthSettings, QueueLimits
-from taskcore.tasks import Task
-
-
-class Report(Task):
-    name = "report"
-    frequency = timedelta(minutes=5)
-    timeout = timedelta(seconds=30)
-
-    async def run(self, inputs: None, worker: object) -> None:
-        return None
-
-
-health = HealthSettings(
-    age_warn=timedelta(minutes=5),
-    round_trip_warn=timedelta(milliseconds=250),
-    timeout=timedelta(seconds=2),
-    delayed_overdue_warn=timedelta(minutes=1),
-    queues={"mail": QueueLimits(age_fail=timedelta(hours=1))},
-)
-settings = Settings(timeout=timedelta(seconds=2), health=health)
-FakeClock().advance(timedelta(minutes=1))
-every: float = Report().frequency_seconds
-limit: float | None = Report().timeout_seconds
-"""
-
-
-class Report(Task):
-    name = "report"
-    frequency = timedelta(minutes=5)
-    timeout = timedelta(seconds=30)
-
-    async def run(self, inputs: None, worker: object) -> None:
-        return None
 
 
 def test_a_users_timedelta_durations_type_check_under_mypy_strict(tmp_path: Path) -> None:
-    example = tmp_path / "typed_durations.py"
-    example.write_text(TYPED_EXAMPLE)
     out, err, status = mypy_api.run(
         [
             "--strict",
@@ -78,29 +34,22 @@ def test_a_users_timedelta_durations_type_check_under_mypy_strict(tmp_path: Path
             str(REPOSITORY / "pyproject.toml"),
             "--cache-dir",
             str(tmp_path / "mypy_cache"),
-            str(example),
+            str(EXAMPLE),
         ]
     )
     assert status == 0, out + err
 
 
 def test_task_durations_given_as_timedeltas_are_seconds() -> None:
-    task = Report()
+    task = durations_example.Report()
     assert (task.frequency_seconds, task.timeout_seconds, task.is_periodic) == (300.0, 30.0, True)
-    assert Report(frequency=90, timeout=None).frequency_seconds == 90.0
+    assert durations_example.Report(frequency=90, timeout=None).frequency_seconds == 90.0
     with pytest.raises(ConfigError, match="frequency must be a number of seconds >= 0"):
-        Report(frequency=timedelta(seconds=-5))
+        durations_example.Report(frequency=timedelta(seconds=-5))
 
 
 def test_health_thresholds_take_timedeltas_and_store_seconds() -> None:
-    health = HealthSettings(
-        age_warn=timedelta(minutes=5),
-        age_fail=None,
-        round_trip_warn=timedelta(milliseconds=250),
-        timeout=timedelta(seconds=2),
-        delayed_overdue_warn=timedelta(minutes=1),
-        queues={"mail": QueueLimits(age_fail=timedelta(hours=1))},
-    )
+    health = durations_example.health
     assert (health.age_warn, health.round_trip_warn, health.timeout) == (300.0, 0.25, 2.0)
     assert health.delayed_overdue_warn == 60.0 and health.limits_for("mail").age_fail == 3600.0
     # through Settings, as a mapping in code
