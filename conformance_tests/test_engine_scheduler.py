@@ -301,19 +301,37 @@ async def test_a_worker_that_cannot_be_cleaned_does_not_stop_the_others(
     assert [w.name for w in await backend.list_workers()] == ["dead-host:1"]
 
 
+async def poll_with_a_broken_step(
+    backend: Backend,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    error: Exception,
+    advance: float,
+) -> EventLog:
+    """One poll of a leading scheduler (stuck-worker timeout 60 s), ``advance`` seconds on,
+    while the backend's ``method`` raises ``error``; the poll still reports it led. Returns
+    the scheduler's events."""
+
+    async def broken(*_: Any) -> list[Any]:
+        raise error
+
+    monkeypatch.setattr(backend, method, broken)
+    scheduler = make_scheduler(backend, clock, "scheduler-a", stuck_worker_timeout=60.0)
+    log = EventLog(scheduler)
+    clock.advance(advance)
+    assert await scheduler.poll()
+    return log
+
+
 async def test_a_failed_promotion_still_cleans_stuck_workers(
     backend: Backend, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await stuck_worker(backend, clock)
-
-    async def broken(*_: Any) -> list[Any]:
-        raise BackendError("ERR Error running script (call to f_...): @user_script:12")
-
-    monkeypatch.setattr(backend, "promote_due", broken)
-    scheduler = make_scheduler(backend, clock, "scheduler-a", stuck_worker_timeout=60.0)
-    log = EventLog(scheduler)
-    clock.advance(120)
-    assert await scheduler.poll()
+    script_error = BackendError("ERR Error running script (call to f_...): @user_script:12")
+    log = await poll_with_a_broken_step(
+        backend, clock, monkeypatch, "promote_due", script_error, advance=120
+    )
     ((error,),) = log.args("error")
     assert isinstance(error, BackendError)
     assert [name for name, _, _ in log.args("clean_stuck_worker")] == ["dead-host:1"]
@@ -323,15 +341,10 @@ async def test_a_failed_stuck_worker_pass_still_promotes(
     backend: Backend, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await Queue(backend, clock=clock).enqueue_in(1_000, "math", "add", [1])
-
-    async def broken(*_: Any) -> list[Any]:
-        raise BackendError("ERR wrong kind of value")
-
-    monkeypatch.setattr(backend, "worker_pings", broken)
-    scheduler = make_scheduler(backend, clock, "scheduler-a", stuck_worker_timeout=60.0)
-    log = EventLog(scheduler)
-    clock.advance(2)
-    assert await scheduler.poll()
+    wrong_type = BackendError("ERR wrong kind of value")
+    log = await poll_with_a_broken_step(
+        backend, clock, monkeypatch, "worker_pings", wrong_type, advance=2
+    )
     assert [type(e) for (e,) in log.args("error")] == [BackendError]
     assert await Queue(backend).queued("math") == [codec.Job("add", "math", [1])]
 
