@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -46,6 +47,7 @@ from taskcore.scheduler import Scheduler
 
 PAGE = 50
 CHUNK = 20  # concurrent storage calls while loading data (under client pool caps)
+LONG_AGO = 7200.0  # seconds before now at which the dead workers registered and reserved
 
 
 async def _median_ms(fn: Callable[[], Awaitable[Any]], rounds: int) -> float:
@@ -62,10 +64,16 @@ async def _chunked(calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
         await asyncio.gather(*(call() for call in calls[i : i + CHUNK]))
 
 
-async def _fresh(spec: DriverSpec, url: str) -> Backend:
+@contextlib.asynccontextmanager
+async def _fresh(spec: DriverSpec, url: str) -> AsyncIterator[Backend]:
+    """An open backend on a namespace of its own, flushed and closed on exit."""
     backend = connect_driver(spec, f"scale-{uuid.uuid4().hex[:8]}", url)
     await backend.open()
-    return backend
+    try:
+        yield backend
+    finally:
+        await backend.flush()
+        await backend.aclose()
 
 
 async def _schedule(backend: Backend, count: int, start: int) -> None:
@@ -74,6 +82,21 @@ async def _schedule(backend: Backend, count: int, start: int) -> None:
         return lambda: backend.schedule(start + n // 3, "later", payload)
 
     await _chunked([one(n) for n in range(count)])
+
+
+async def _fill_failed(backend: Backend, count: int) -> None:
+    """``count`` unrelated records in the failed list (none a force-clean record)."""
+    push = backend.push_failure
+    await _chunked([partial(push, f'{{"n":{i}}}') for i in range(count)])
+
+
+async def _dead_worker_holding_a_job(backend: Backend, r: int) -> WorkerId:
+    """Worker ``dead:<r>``, registered ``LONG_AGO`` and holding job ``noop(r)`` of queue q."""
+    dead = WorkerId(f"dead:{r}", ("q",))
+    await backend.register_worker(dead, time.time() - LONG_AGO)
+    await backend.push("q", codec.encode_job("noop", "q", [r]))
+    await backend.reserve(["q"], dead, time.time() - LONG_AGO)
+    return dead
 
 
 async def reserve_vs_queues(backend: Backend, sizes: list[int], rounds: int) -> list[float]:
@@ -103,17 +126,13 @@ async def idle_poll_vs_delayed(
 ) -> list[float]:
     out = []
     for n in sizes:
-        backend = await _fresh(spec, url)
-        try:
+        async with _fresh(spec, url) as backend:
             await _schedule(backend, n, int(time.time()) + 86_400)
             for w in range(10):
                 await backend.register_worker(WorkerId(f"live:{w}", ("later",)), time.time())
             scheduler = _leader(backend)
             await scheduler.poll()  # leadership, and the first sweep of every heartbeat
             out.append(await _median_ms(scheduler.poll, rounds))
-        finally:
-            await backend.flush()
-            await backend.aclose()
     return out
 
 
@@ -124,9 +143,8 @@ async def stuck_pass_per_worker(
     for n in sizes:
         samples = []
         for _ in range(rounds):
-            backend = await _fresh(spec, url)
-            try:
-                long_ago = time.time() - 7200
+            async with _fresh(spec, url) as backend:
+                long_ago = time.time() - LONG_AGO
                 register = backend.register_worker
                 await _chunked(
                     [partial(register, WorkerId(f"dead:{w}", ("q",)), long_ago) for w in range(n)]
@@ -137,9 +155,6 @@ async def stuck_pass_per_worker(
                 cleaned = await scheduler.clean_stuck_workers()
                 samples.append((time.perf_counter() - start) * 1000 / max(len(cleaned), 1))
                 assert len(cleaned) == n, (len(cleaned), n)
-            finally:
-                await backend.flush()
-                await backend.aclose()
         out.append(statistics.median(samples))
     return out
 
@@ -149,28 +164,20 @@ async def retry_poll_vs_failed(
 ) -> list[float]:
     out = []
     for n in sizes:
-        backend = await _fresh(spec, url)
-        try:
-            push = backend.push_failure
-            await _chunked([partial(push, f'{{"n":{i}}}') for i in range(n)])
+        async with _fresh(spec, url) as backend:
+            await _fill_failed(backend, n)
             scheduler = _leader(backend, retry_stuck_jobs=True)
             await scheduler.poll()
             samples = []
             for r in range(rounds):
-                dead = WorkerId(f"dead:{r}", ("q",))
-                await backend.register_worker(dead, time.time() - 7200)
-                await backend.push("q", codec.encode_job("noop", "q", [r]))
-                await backend.reserve(["q"], dead, time.time() - 7200)
-                await backend.ping_worker(dead, time.time() - 7200)
+                dead = await _dead_worker_holding_a_job(backend, r)
+                await backend.ping_worker(dead, time.time() - LONG_AGO)
                 start = time.perf_counter()
                 await scheduler.poll()
                 samples.append((time.perf_counter() - start) * 1000)
                 assert await backend.queue_length("q") == 1
                 await backend.delete_queue("q")
             out.append(statistics.median(samples))
-        finally:
-            await backend.flush()
-            await backend.aclose()
     return out
 
 
@@ -179,26 +186,18 @@ async def retry_walk_vs_failed(
 ) -> list[float]:
     out = []
     for n in sizes:
-        backend = await _fresh(spec, url)
-        try:
-            push = backend.push_failure
-            await _chunked([partial(push, f'{{"n":{i}}}') for i in range(n)])
+        async with _fresh(spec, url) as backend:
+            await _fill_failed(backend, n)
             queue = Queue(backend)
             samples = []
             for r in range(rounds):
-                dead = WorkerId(f"dead:{r}", ("q",))
-                await backend.register_worker(dead, time.time() - 7200)
-                await backend.push("q", codec.encode_job("noop", "q", [r]))
-                await backend.reserve(["q"], dead, time.time() - 7200)
+                dead = await _dead_worker_holding_a_job(backend, r)
                 await queue.force_clean_worker(dead.name)
                 start = time.perf_counter()
                 assert await queue.retry_stuck_jobs() == 1
                 samples.append((time.perf_counter() - start) * 1000 * 1000 / (n + 1))
                 await backend.delete_queue("q")
             out.append(statistics.median(samples))
-        finally:
-            await backend.flush()
-            await backend.aclose()
     return out
 
 
@@ -214,15 +213,11 @@ async def page_vs_delayed(
 ) -> tuple[list[float], list[float]]:
     pages, everything = [], []
     for n in sizes:
-        backend = await _fresh(spec, url)
-        try:
+        async with _fresh(spec, url) as backend:
             await _schedule(backend, n, int(time.time()) + 86_400)
             queue = Queue(backend)
             pages.append(await _median_ms(partial(_dashboard_page, queue), rounds))
             everything.append(await _median_ms(queue.all_delayed, 1))
-        finally:
-            await backend.flush()
-            await backend.aclose()
     return pages, everything
 
 
@@ -241,12 +236,8 @@ async def run(drivers: list[str], full: bool, rounds: int) -> None:
     for spec in (s for s in DRIVERS if s.id in drivers):
         url = spec.url()
         print(f"{spec.id} (medians of {rounds}, ms)", flush=True)
-        backend = await _fresh(spec, url)
-        try:
+        async with _fresh(spec, url) as backend:
             _row("reserve vs queues", queues, await reserve_vs_queues(backend, queues, rounds))
-        finally:
-            await backend.flush()
-            await backend.aclose()
         _row(
             "idle poll vs delayed", delayed, await idle_poll_vs_delayed(spec, url, delayed, rounds)
         )
