@@ -6,8 +6,12 @@ yet every reserve it makes finds work, so the pool grows for a queue of short jo
 long ones (node-resque counted only children inside a job, and under 5,000 short jobs peaked at
 two workers).
 
-Every ``check_interval`` seconds the pool measures how late the event loop woke it (the lag,
-read on the loop's own monotonic clock, never the injected clock) and takes one decision:
+The pool takes one sizing decision per check. Checks run every ``check_interval`` seconds, and
+also **as soon as work arrives**: a child whose reserve finds a job after finding none wakes the
+pool at once (when it is below ``max_workers``), and while checks keep growing the pool the next
+one follows ``grow_interval`` seconds later instead of ``check_interval``. Each check first
+measures how late the event loop ran it (the lag, on the loop's own monotonic clock, never the
+injected clock: how late a timer fired, or how long the pool waited to run once a child woke it):
 
 ====  ==============================================================  ===================
 step  condition (``busy`` = busy children, ``n`` = size)              action
@@ -16,13 +20,16 @@ step  condition (``busy`` = busy children, ``n`` = size)              action
 2     loop blocked                                                    ``"x"``
 3     ``n < min``                                                     ``"+"`` up to ``min``
 4     ``n < max`` and (``n == 0`` or ``busy / n > 0.5``)              ``"+"`` x ``busy``
-5     ``n > min`` and ``busy / n < 0.5``                              ``"-"``
+5     ``n > min`` and ``busy / n < 0.5`` (not on a growth follow-up)  ``"-"``
 6     otherwise                                                       ``"x"``
 ====  ==============================================================  ===================
 
 Growth under load starts one child per busy child (at least one, never past ``max``), so the
-pool doubles per check while every child finds work: it reaches ten workers in four checks
-(two seconds at the default interval) instead of nine. Shrinking is one child per check.
+pool doubles per check while every child finds work: from one worker it reaches ten in four
+checks, about 0.1 s after the first job arrives at the default ``grow_interval``, where a
+5,000-job drain of short jobs lasts well under a second. A growth follow-up never shrinks (the
+children it just started may not have reserved yet); shrinking is one child per
+``check_interval``.
 
 The loop counts as blocked while any of the last three probes lagged more than
 ``max_event_loop_delay`` (node-resque trusted one probe, which can fire between two blocking
@@ -57,13 +64,18 @@ __all__ = ["MultiWorker"]
 
 _LAG_WINDOW = 3  # probes that must all be on time before the loop counts as free again
 
+GROW_INTERVAL = 0.02
+"""Default seconds between checks while the pool is growing."""
+
 
 class MultiWorker(EventEmitter):
     """A self-sizing pool of :class:`~taskcore.worker.Worker` children sharing one backend.
 
     Durations are seconds: ``timeout`` (each child's poll/ping interval), ``check_interval``
-    (between sizing checks), ``max_event_loop_delay`` (lag above which the loop counts as
-    blocked, so the pool stops growing), ``shutdown_timeout`` (each child's hard deadline),
+    (between sizing checks), ``grow_interval`` (between checks while the pool grows; the
+    smaller of it and ``check_interval`` is used), ``max_event_loop_delay`` (lag above which
+    the loop counts as blocked, so the pool stops growing), ``shutdown_timeout`` (each child's
+    hard deadline),
     ``poll_interval`` (each child's idle poll for other producers' jobs, see :class:`Worker`).
     """
 
@@ -78,6 +90,7 @@ class MultiWorker(EventEmitter):
         max_workers: int = 10,
         timeout: float = 5.0,
         check_interval: float = 0.5,
+        grow_interval: float = GROW_INTERVAL,
         max_event_loop_delay: float = 0.01,
         clock: Clock | None = None,
         queue: Queue | None = None,
@@ -92,6 +105,8 @@ class MultiWorker(EventEmitter):
             )
         if check_interval <= 0:
             raise ConfigError(f"check_interval={check_interval!r}: must be > 0 seconds")
+        if grow_interval <= 0:
+            raise ConfigError(f"grow_interval={grow_interval!r}: must be > 0 seconds")
         self.backend = backend
         self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
         self.queues = queues
@@ -100,6 +115,7 @@ class MultiWorker(EventEmitter):
         self.max_workers = max_workers
         self.timeout = timeout
         self.check_interval = check_interval
+        self.grow_interval = grow_interval
         self.max_event_loop_delay = max_event_loop_delay
         self.clock: Clock = clock or StorageClock(backend)
         self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
@@ -112,6 +128,9 @@ class MultiWorker(EventEmitter):
         self._ending: dict[Worker, asyncio.Task[None]] = {}
         self._forwarders: dict[Worker, AnyHandler] = {}
         self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # set by stop and by a child that found work
+        self._woken_at: float | None = None  # loop time a child woke the pool, until checked
+        self._checking = asyncio.Lock()  # one check at a time (the loop's and callers')
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -144,12 +163,14 @@ class MultiWorker(EventEmitter):
         """Shorten a stop in progress: every child cancels its running job now (still recorded
         as a failure) instead of at ``shutdown_timeout`` (see :meth:`Worker.stop_now`)."""
         self._stop.set()
+        self._wake.set()
         for child in [*self.workers, *self._ending]:
             child.stop_now()
 
     async def end(self) -> None:
         """Stop checking, then end every child concurrently (each finishes its job first)."""
         self._stop.set()
+        self._wake.set()
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -161,20 +182,42 @@ class MultiWorker(EventEmitter):
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        verb = "x"
         while not self._stop.is_set():
+            self._woken_at = None  # work found from here on wakes the wait below at once
+            self._wake.clear()
             try:
-                await self.check_workers()
+                verb = await self._check(follow_up=verb == "+")
             except Exception as exc:
+                verb = "x"
                 self.emit("error", exc)
+            interval = self.check_interval
+            if verb == "+":
+                interval = min(self.grow_interval, interval)
             started = loop.time()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.check_interval)
+                await asyncio.wait_for(self._wake.wait(), interval)
+            if self._stop.is_set():
                 return
-            self.event_loop_delay = max(0.0, loop.time() - started - self.check_interval)
+            woken_at = self._woken_at
+            if woken_at is not None:  # a child found work: how long did we take to run?
+                self.event_loop_delay = max(0.0, loop.time() - woken_at)
+            else:
+                self.event_loop_delay = max(0.0, loop.time() - started - interval)
             self._recent_lags.append(self.event_loop_delay)
+            if woken_at is not None:
+                verb = "+"  # act on it as on a growth follow-up: never shrink right now
 
-    def _decide(self) -> tuple[str, int]:
-        """The verb of the module table and how many children it starts or ends."""
+    def _work_found(self) -> None:
+        """A child's reserve found a job after finding none: check now, if the pool can grow."""
+        if self._woken_at is None and len(self.workers) < self.max_workers:
+            self._woken_at = asyncio.get_running_loop().time()
+            self._wake.set()
+
+    def _decide(self, follow_up: bool = False) -> tuple[str, int]:
+        """The verb of the module table and how many children it starts or ends;
+        ``follow_up`` (a check right after growth, or woken by work) never shrinks an
+        unblocked loop's pool."""
         n = len(self.workers)
         busy = self.busy
         share = busy / n if n else 0.0
@@ -184,7 +227,7 @@ class MultiWorker(EventEmitter):
             return "+", self.min_workers - n
         if n < self.max_workers and (n == 0 or share > 0.5):
             return "+", min(max(1, busy), self.max_workers - n)
-        if n > self.min_workers and share < 0.5:
+        if n > self.min_workers and share < 0.5 and not follow_up:
             return "-", 1
         return "x", 0
 
@@ -192,35 +235,57 @@ class MultiWorker(EventEmitter):
         """Take one sizing step (see the module table) and return its verb.
 
         A child whose loop crashed (its ``crash`` event) is ended first (unregistered, its held
-        job recorded as failed) and no longer counts, so the sizing rules replace it.
+        job recorded as failed) and no longer counts, so the sizing rules replace it. Children
+        a ``"+"`` starts are started concurrently; checks never overlap (a call waits for the
+        pool's own check in progress).
         """
+        return await self._check(follow_up=False)
+
+    async def _check(self, *, follow_up: bool) -> str:
+        async with self._checking:
+            return await self._check_locked(follow_up)
+
+    async def _check_locked(self, follow_up: bool) -> str:
         for child in [w for w in self.workers if w.crash_error is not None]:
             self.workers.remove(child)
             self._end_child(child)
-        verb, count = self._decide()
+        verb, count = self._decide(follow_up)
         if verb == "x":
             self.emit("multi_worker_action", verb, self.event_loop_delay)
-        for _ in range(count):
-            if verb == "+":
-                await self._start_child()
-            else:
+        elif verb == "+":
+            names = self._child_names(count)
+            results = await asyncio.gather(
+                *(self._start_child(name) for name in names), return_exceptions=True
+            )
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for _ in range(len(names) - len(errors)):
+                self.emit("multi_worker_action", verb, self.event_loop_delay)
+            if errors:
+                raise errors[0]
+        else:
+            for _ in range(count):
                 self._end_child(self.workers.pop())
-            self.emit("multi_worker_action", verb, self.event_loop_delay)
+                self.emit("multi_worker_action", verb, self.event_loop_delay)
         return verb
 
-    def _child_name(self) -> str:
+    def _child_names(self, count: int) -> list[str]:
+        """``count`` names ``f"{name}+{k}"``, ``k`` the smallest numbers no live or stopping
+        child uses."""
         used = {w.name for w in self.workers} | {w.name for w in self._ending}
+        names: list[str] = []
         k = 1
-        while f"{self.name}+{k}" in used:
+        while len(names) < count:
+            if f"{self.name}+{k}" not in used:
+                names.append(f"{self.name}+{k}")
             k += 1
-        return f"{self.name}+{k}"
+        return names
 
-    async def _start_child(self) -> None:
+    async def _start_child(self, name: str) -> None:
         child = Worker(
             self.backend,
             self.jobs,
             queues=self.queues,
-            name=self._child_name(),
+            name=name,
             timeout=self.timeout,
             clock=self.clock,
             queue=self.queue,
@@ -232,6 +297,7 @@ class MultiWorker(EventEmitter):
             self.emit(event, child.name, *args)
 
         child.on_any(forward)
+        child.on_work_found = self._work_found
         try:
             await child.start()
         except BaseException:

@@ -53,7 +53,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from taskcore import codec
@@ -153,6 +153,9 @@ class Worker(EventEmitter):
         self._reregistered = False  # the heartbeat registered us again since the last step
         self.found_job = False
         """True when the last reserve attempt found a job (a pool counts this worker busy)."""
+        self.on_work_found: Callable[[], None] | None = None
+        """Called (synchronously, in the loop's task) when a reserve finds a job after one that
+        found none (or the first): the moment work arrives, so a pool can grow at once."""
         self.crash_error: Exception | None = None
         """The exception that ended the loop (see ``crash``), None while it has not."""
 
@@ -389,7 +392,12 @@ class Worker(EventEmitter):
                     now = self.clock.now()
                     self._reregistered = False
                     reservation = await self._step(pending, queues, now)
-                    self.found_job = reservation is not None
+                    if reservation is None:
+                        self.found_job = False
+                    elif not self.found_job:
+                        self.found_job = True
+                        if self.on_work_found is not None:
+                            self.on_work_found()
                     pending = None
                     held = None if reservation is None else held_of(reservation, now)
             except Exception as exc:

@@ -1,0 +1,80 @@
+"""The MultiWorker grows as soon as work arrives, on every driver: it does not wait for its
+next ``check_interval`` (half a second by default, longer than a drain of thousands of short
+jobs), and a blocked event loop still stops that growth."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from conformance_tests.engine_support import EventLog
+from taskcore.backend import Backend
+from taskcore.jobs import Jobs
+from taskcore.multiworker import MultiWorker
+from taskcore.queue import Queue
+
+MAX = 4
+
+
+async def test_work_arriving_at_an_idle_pool_grows_it_without_waiting_for_a_check(
+    backend: Backend,
+) -> None:
+    full = asyncio.Event()
+
+    async def hold() -> None:
+        await full.wait()
+
+    pool = MultiWorker(
+        backend,
+        Jobs({"hold": hold}),
+        name="pool:3",
+        queues=["burst"],
+        timeout=30.0,
+        check_interval=3600.0,  # no periodic check during the test: only work can grow it
+        max_event_loop_delay=3600.0,  # about reacting to work, not about a blocked loop
+        min_workers=1,
+        max_workers=MAX,
+    )
+    log = EventLog(pool)
+    await pool.start()
+    try:
+        await log.wait_for("pause")  # the first child is idle: the pool checked and waits
+        await Queue(backend).enqueue_many([("burst", "hold", []) for _ in range(3 * MAX)])
+        await log.wait_for("multi_worker_action", lambda *_: len(pool.workers) == MAX)
+        full.set()
+        await log.wait_for("success", count=3 * MAX)
+    finally:
+        full.set()
+        await pool.end()
+    grown = [verb for verb, _ in log.args("multi_worker_action")]
+    assert grown.count("+") == MAX and "-" not in grown, grown
+    assert (await backend.stats())["processed"] == 3 * MAX
+
+
+async def test_work_arriving_while_the_loop_is_blocked_does_not_grow_the_pool(
+    backend: Backend,
+) -> None:
+    async def blocking() -> None:
+        time.sleep(0.05)  # noqa: ASYNC251 -- the point: a job that blocks the loop
+
+    pool = MultiWorker(
+        backend,
+        Jobs({"blocking": blocking}),
+        name="pool:4",
+        queues=["burst"],
+        timeout=30.0,
+        check_interval=3600.0,
+        min_workers=1,
+        max_workers=MAX,
+    )
+    log = EventLog(pool)
+    await pool.start()
+    try:
+        await log.wait_for("pause")
+        await Queue(backend).enqueue_many([("burst", "blocking", []) for _ in range(4)])
+        await log.wait_for("success", count=4)
+    finally:
+        await pool.end()
+    assert len([v for v, _ in log.args("multi_worker_action") if v == "+"]) == 1
+    lagged = [delay for verb, delay in log.args("multi_worker_action") if verb == "x"]
+    assert lagged and max(lagged) > pool.max_event_loop_delay, lagged
