@@ -453,7 +453,10 @@ async def test_graceful_shutdown_finishes_the_current_job_and_loses_nothing(
 async def test_shutdown_deadline_cancels_the_job_and_records_it_as_a_failure(
     backend: Backend,
 ) -> None:
+    running = asyncio.Event()
+
     async def forever() -> None:
+        running.set()
         await asyncio.Event().wait()
 
     jobs = Jobs()
@@ -462,9 +465,8 @@ async def test_shutdown_deadline_cancels_the_job_and_records_it_as_a_failure(
     await queue.enqueue("math", "forever")
     await queue.enqueue("math", "forever")
     worker = make_worker(backend, jobs, shutdown_timeout=0.05)
-    log = EventLog(worker)
     await worker.start()
-    await log.wait_for("job")
+    await asyncio.wait_for(running.wait(), WAIT)  # past its before_perform hooks (JobLock)
     assert list(await backend.list_locks("workerslock:")) == ["workerslock:forever:math:[]"]
     await asyncio.wait_for(worker.end(), WAIT)
 

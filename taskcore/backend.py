@@ -171,6 +171,21 @@ class Backend(abc.ABC):
         await self.complete(worker, outcome)
         return await self.reserve(queues, worker, now)
 
+    async def worker_channel(self) -> Backend:
+        """What one worker's loop calls :meth:`reserve`, :meth:`complete` and
+        :meth:`complete_and_reserve` on, until it hands it to :meth:`release_worker_channel`.
+
+        The default is this backend. A driver may return a view of itself bound to resources
+        of that worker's alone (the Redis driver: one connection held for the worker, so a
+        job's step skips the connection pool); the view reads and writes the same storage,
+        with the same contracts, and is only used for those three calls.
+        """
+        return self
+
+    async def release_worker_channel(self, channel: Backend) -> None:
+        """Give back what :meth:`worker_channel` took (the default holds nothing)."""
+        return None
+
     @abc.abstractmethod
     async def queue_length(self, queue: str) -> int:
         """Number of jobs waiting in ``queue`` (0 for an unknown queue)."""

@@ -144,6 +144,7 @@ class Worker(EventEmitter):
         self._stop = asyncio.Event()
         self._closed = asyncio.Event()
         self._wake: WakeUp | None = None
+        self._channel: Backend = backend  # the step calls' (Backend.worker_channel)
         self._loop_task: asyncio.Task[None] | None = None
         self._ping_task: asyncio.Task[None] | None = None
         self._runner = JobRunner(self)
@@ -208,6 +209,7 @@ class Worker(EventEmitter):
         await self.backend.register_worker(self.worker_id, now)
         try:
             self._wake = await self.backend.wake_up(self._queues or ())
+            self._channel = await self.backend.worker_channel()
         except BaseException:
             # Not started: leave no registered worker behind for the stuck-worker check.
             with contextlib.suppress(Exception):
@@ -267,6 +269,12 @@ class Worker(EventEmitter):
             if self._wake is not None:
                 try:
                     await self._wake.aclose()
+                except Exception as exc:
+                    self.emit("error", exc, None, None)
+            channel, self._channel = self._channel, self.backend
+            if channel is not self.backend:
+                try:
+                    await self.backend.release_worker_channel(channel)
                 except Exception as exc:
                     self.emit("error", exc, None, None)
             if self._loop_task is not None:
@@ -421,11 +429,12 @@ class Worker(EventEmitter):
     ) -> Reservation | None:
         """Record ``pending`` (if any) and reserve the next job: one storage call on drivers
         with ``single_call_complete_and_reserve``."""
+        channel = self._channel
         if pending is None:
-            return await self.backend.reserve(queues, self.worker_id, now) if queues else None
+            return await channel.reserve(queues, self.worker_id, now) if queues else None
         if queues:
-            return await self.backend.complete_and_reserve(self.worker_id, pending, queues, now)
-        await self.backend.complete(self.worker_id, pending)
+            return await channel.complete_and_reserve(self.worker_id, pending, queues, now)
+        await channel.complete(self.worker_id, pending)
         return None
 
     async def _recover(
@@ -450,7 +459,7 @@ class Worker(EventEmitter):
                     if job is not None:
                         return  # reserved but never run: clean_worker records it as failed
                 if pending is not None:
-                    await self.backend.complete(self.worker_id, pending)
+                    await self._channel.complete(self.worker_id, pending)
                 return
             except Exception as exc:
                 in_doubt = True

@@ -12,6 +12,7 @@ a delayed job leaves no empty list or zset member behind; key enumeration uses `
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from taskcore.backend import (
 from taskcore.codec import dumps, encode_ping, js_round
 from taskcore.errors import BackendError, ConfigError, InvalidArgument
 from taskcore.urls import check_url
+from taskcore_redis.dedicated import DedicatedStep
 from taskcore_redis.errors import describe_server, translate_errors
 from taskcore_redis.keys import Keys, glob_escape
 from taskcore_redis.lua import Scripts
@@ -96,6 +98,7 @@ class RedisBackend(Backend):
         self._keys = Keys(namespace)
         self._scripts = Scripts(client)
         self._step_cache = StepCache(self._keys)
+        self._dedicated: DedicatedStep | None = None  # set on a worker channel only
         self._listener = PushListener(
             client,
             self._keys.pushed_channel,
@@ -200,13 +203,13 @@ class RedisBackend(Backend):
         head, fixed = len(keys), len(args)
         keys += const.queue_keys
         args += const.queue_args
-        result = await self._scripts.worker_step(keys=keys, args=args)
+        result = await self._call_step(keys, args)
         if result is not None and int(result[0]) == 0 and const.store_args is not None:
             # The stored queue list is missing or holds another list; nothing of this call
             # was applied: send the list with the same step.
             assert const.store_keys is not None
-            result = await self._scripts.worker_step(
-                keys=keys[:head] + const.store_keys, args=[*args[:fixed], *const.store_args]
+            result = await self._call_step(
+                keys[:head] + const.store_keys, [*args[:fixed], *const.store_args]
             )
         if result is None:
             return None
@@ -217,6 +220,31 @@ class RedisBackend(Backend):
                 "queues; this is a taskcore bug, please report it"
             )
         return Reservation(queues[index - 1], _text(result[1]))
+
+    async def _call_step(self, keys: list[str], args: list[str | int]) -> Any:
+        if self._dedicated is not None:
+            return await self._dedicated(keys, args)
+        return await self._scripts.worker_step(keys=keys, args=args)
+
+    @translate_errors
+    async def worker_channel(self) -> RedisBackend:
+        """A view of this backend whose step calls (reserve, complete, complete_and_reserve)
+        run on one connection held for the calling worker (:mod:`taskcore_redis.dedicated`);
+        on a Redis Cluster, this backend itself."""
+        if type(self._client) is not Redis:
+            return self
+        dedicated = DedicatedStep(self._client.connection_pool, self._scripts.worker_step)
+        await dedicated.open()
+        view = copy.copy(self)
+        view._dedicated = dedicated
+        return view
+
+    @translate_errors
+    async def release_worker_channel(self, channel: Backend) -> None:
+        """Close a view's connection."""
+        if isinstance(channel, RedisBackend) and channel._dedicated is not None:
+            dedicated, channel._dedicated = channel._dedicated, None
+            await dedicated.aclose()
 
     @translate_errors
     async def reserve(
