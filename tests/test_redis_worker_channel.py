@@ -16,6 +16,7 @@ from taskcore import codec
 from taskcore.worker import Worker
 from taskcore_redis import from_url
 from taskcore_redis.backend import RedisBackend
+from taskcore_redis.dedicated import pack
 
 JOBS = 200
 
@@ -82,3 +83,24 @@ async def test_a_dropped_step_connection_loses_and_repeats_no_job(backend: Redis
     assert sorted(seen) == list(range(JOBS))
     assert (await backend.stats())["processed"] == JOBS
     assert await backend.failure_count() == 0
+
+
+def test_pack_frames_a_command_as_redis_py_does_and_remembers_only_short_arguments() -> None:
+    conn = Redis(decode_responses=True, encoding_errors="surrogateescape").connection_pool
+    connection = conn.make_connection()  # type: ignore[no-untyped-call]
+    record = "x" * 5000
+    items: list[bytes | str | int] = [
+        "EVALSHA",
+        "ab" * 20,
+        2,
+        "k:1",
+        "caf\u00e9",
+        "\udcff",
+        17,
+        record,
+    ]
+    memo: dict[object, bytes] = {}
+    expected = b"".join(connection.pack_command(*items))
+    assert pack(items, connection.encoder.encode, memo) == expected
+    assert pack(items, connection.encoder.encode, memo) == expected  # from the memo
+    assert record not in memo and "k:1" in memo and 17 in memo
