@@ -20,8 +20,13 @@ success, so enqueueing costs nothing and wake-up paths count alike. Scenarios:
 * ``redis processes``: ``taskcore worker --processes <cores>`` (supervised processes, each its
   default pool) / node-resque's MultiWorker.
 * ``memory``, ``postgres``: one Worker and the default pool (jobs enqueued first, clock from
-  the worker's start). node-resque has no such drivers; PostgreSQL's pool is compared to its
+  the worker's start); on PostgreSQL also a pool of ten fixed workers. node-resque has no
+  such drivers; PostgreSQL's pool is compared to its
   one worker.
+* ``pgqueuer C=10``: pgqueuer 1.6 draining the same number of no-op jobs with ten concurrent
+  jobs (``benchmarks/pgqueuer_drain.py``), run by ``--pgqueuer-python`` (a Python that has
+  pgqueuer installed; a benchmark-only dependency, never one of taskcore's): compared with
+  taskcore's default pool on PostgreSQL. Left out when no such Python is given.
 * ``idle latency``: enqueue-to-start p50 with one idle worker (ms; lower is better).
 
 ``--soak N`` runs one Redis worker and one PostgreSQL worker (``--soak-drivers``) over N jobs
@@ -55,6 +60,8 @@ from taskcore.worker import Worker
 
 REPO = Path(__file__).resolve().parent.parent
 NODE_SCRIPT = Path(__file__).resolve().parent / "node" / "drain.js"
+PGQUEUER_SCRIPT = Path(__file__).resolve().parent / "pgqueuer_drain.py"
+PGQUEUER_PYTHON: str | None = None  # set by --pgqueuer-python
 QUEUE = "bench"
 JOB = codec.encode_job("noop", QUEUE, [{}])
 Scenario = Callable[[int], Awaitable[float]]
@@ -241,7 +248,7 @@ async def node_resque(jobs: int, *, mode: str) -> float:
 # ---------------------------------------------------------------------------- memory, PostgreSQL
 
 
-async def taskcore_local(jobs: int, *, driver: str, pool: bool) -> float:
+async def taskcore_local(jobs: int, *, driver: str, pool: bool, fixed: int = 0) -> float:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     backend = await _backend(driver, namespace)
     drained = Drained(jobs)
@@ -249,8 +256,11 @@ async def taskcore_local(jobs: int, *, driver: str, pool: bool) -> float:
         for start in range(0, jobs, 1000):
             await backend.push_many([(QUEUE, JOB)] * min(1000, jobs - start))
         runner: Worker | MultiWorker
+        sizes = {"min_workers": fixed, "max_workers": fixed} if fixed else {}
         if pool:
-            runner = MultiWorker(backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}")
+            runner = MultiWorker(
+                backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}", **sizes
+            )
         else:
             runner = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}")
         runner.on("success", drained)
@@ -263,6 +273,25 @@ async def taskcore_local(jobs: int, *, driver: str, pool: bool) -> float:
     finally:
         await backend.flush()
         await backend.aclose()
+
+
+async def pgqueuer(jobs: int, *, concurrency: int = 10) -> float:
+    """pgqueuer 1.6's drain rate in its own process (``benchmarks/pgqueuer_drain.py``)."""
+    if PGQUEUER_PYTHON is None:
+        raise RuntimeError("give --pgqueuer-python: a Python with pgqueuer 1.6 installed")
+    proc = await asyncio.create_subprocess_exec(
+        PGQUEUER_PYTHON,
+        str(PGQUEUER_SCRIPT),
+        _spec("postgres").url(),
+        str(jobs),
+        str(concurrency),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 600)
+    line = out.strip().splitlines()[-1] if out.strip() else b""
+    if proc.returncode != 0 or not line.startswith(b"done "):
+        raise RuntimeError(f"pgqueuer's drain failed (exit {proc.returncode}): {line!r}")
+    return float(line.split()[1])
 
 
 async def idle_latency(driver: str) -> float:
@@ -282,6 +311,7 @@ PAIRS: list[tuple[str, str | None]] = [
     ("tc redis 1 worker", "node Worker"),
     ("tc redis pool", "node MultiWorker"),
     ("tc redis processes", "node MultiWorker"),
+    ("tc postgres pool", "pgqueuer C=10"),
     ("tc postgres pool", "tc postgres 1 worker"),
     ("tc memory pool", "tc memory 1 worker"),
 ]
@@ -296,6 +326,8 @@ def scenarios() -> dict[str, Scenario]:
         "tc redis processes": taskcore_processes,
         "tc postgres 1 worker": lambda n: taskcore_local(n, driver="postgres", pool=False),
         "tc postgres pool": lambda n: taskcore_local(n, driver="postgres", pool=True),
+        "tc postgres 10 fixed": lambda n: taskcore_local(n, driver="postgres", pool=True, fixed=10),
+        "pgqueuer C=10": pgqueuer,
         "tc memory 1 worker": lambda n: taskcore_local(n, driver="memory", pool=False),
         "tc memory pool": lambda n: taskcore_local(n, driver="memory", pool=True),
         "idle p50 ms redis": lambda _: idle_latency("redis"),
@@ -331,8 +363,28 @@ def rss_mib() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+_SOAK_STALL = 120.0
+"""Seconds without the awaited successes after which the soak stops and says where jobs are."""
+
+
+async def _where_jobs_are(backend: Backend, worker: Worker, drained: Drained) -> str:
+    """One line accounting for the soak's jobs: successes seen, queued, held, failed, counted."""
+    stats = await backend.stats()
+    held = await backend.current_job(worker.worker_id)
+    return (
+        f"{drained.count:,} successes seen; queue {await backend.queue_length(QUEUE):,}; "
+        f"current job {'held' if held else 'none'}; failed "
+        f"{await backend.failure_count():,}; processed counter {stats.get('processed', 0):,}; "
+        f"worker {'running' if worker.running else 'stopped'}"
+    )
+
+
 async def soak(driver: str, total: int) -> list[tuple[int, float]]:
-    """One worker over ``total`` jobs, fed in batches; (jobs done, RSS MiB) every 10%."""
+    """One worker over ``total`` jobs, fed in batches; (jobs done, RSS MiB) every 10%.
+
+    Progress goes to stderr at every sample; when the awaited successes do not come within
+    ``_SOAK_STALL`` seconds the soak raises, saying where every job is (a stalled drain is a
+    finding, not something to wait for)."""
     namespace = f"soak-{uuid.uuid4().hex[:8]}"
     backend = await _backend(driver, namespace)
     batch = 10_000
@@ -340,15 +392,34 @@ async def soak(driver: str, total: int) -> list[tuple[int, float]]:
     worker = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"soak-{namespace}")
     worker.on("success", drained)
     samples: list[tuple[int, float]] = []
+    began = time.time()
     await worker.start()
     try:
         for start in range(0, total, batch):
             for chunk in range(start, min(total, start + batch), 1000):
                 await backend.push_many([(QUEUE, JOB)] * min(1000, total - chunk))
-            await drained.reach(min(total, start + batch) - 1000)
+            target = min(total, start + batch) - 1000
+            try:
+                await asyncio.wait_for(drained.reach(target), _SOAK_STALL)
+            except TimeoutError:
+                where = await _where_jobs_are(backend, worker, drained)
+                raise RuntimeError(
+                    f"soak {driver}: no progress to {target:,} successes in {_SOAK_STALL:g} s: "
+                    f"{where}"
+                ) from None
             if (start + batch) % max(batch, total // 10) == 0:
                 samples.append((drained.count, rss_mib()))
-        await asyncio.wait_for(drained.done.wait(), 600)
+                print(
+                    f"soak {driver}: {drained.count:,} jobs, {samples[-1][1]:.1f} MiB, "
+                    f"{time.time() - began:.0f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+        try:
+            await asyncio.wait_for(drained.done.wait(), _SOAK_STALL)
+        except TimeoutError:
+            where = await _where_jobs_are(backend, worker, drained)
+            raise RuntimeError(f"soak {driver}: the last jobs did not finish: {where}") from None
         samples.append((drained.count, rss_mib()))
     finally:
         await worker.end()
@@ -366,8 +437,17 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--soak-drivers", default="redis,postgres", help="drivers of the soak (redis,postgres)"
     )
+    parser.add_argument(
+        "--pgqueuer-python",
+        metavar="PYTHON",
+        help="a Python with pgqueuer 1.6 installed, for the pgqueuer scenario (default: none)",
+    )
     args = parser.parse_args(argv)
+    global PGQUEUER_PYTHON
+    PGQUEUER_PYTHON = args.pgqueuer_python
     table = scenarios()
+    if PGQUEUER_PYTHON is None:
+        del table["pgqueuer C=10"]
     names = list(table) if not args.only else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in table]
     if unknown:
