@@ -60,7 +60,8 @@ class PollingWakeUp(WakeUp):
 
     async def wait(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # no task per wait, unlike wait_for on 3.11
+                await self._event.wait()
         except TimeoutError:
             return False
         return True

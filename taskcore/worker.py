@@ -57,7 +57,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from taskcore import codec
-from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WakeUp, WorkerId
+from taskcore.backend import (
+    Backend,
+    CurrentJob,
+    Outcome,
+    PollingWakeUp,
+    Reservation,
+    WakeUp,
+    WorkerId,
+)
 from taskcore.clock import Clock, StorageClock
 from taskcore.errors import ConfigError
 from taskcore.events import EventEmitter, StopSignals, sleep_or_stop
@@ -225,6 +233,8 @@ class Worker(EventEmitter):
     def request_stop(self) -> None:
         """Ask the loop to stop after the current job (safe from signal handlers)."""
         self._stop.set()
+        if isinstance(self._wake, PollingWakeUp):
+            self._wake.notify()  # an idle loop waits on it alone (see _idle_wait)
 
     def stop_now(self) -> None:
         """Shorten the stop: cancel the running job now instead of at ``shutdown_timeout``.
@@ -233,7 +243,7 @@ class Worker(EventEmitter):
         after_perform hooks ran) and the worker still unregistered: this starts :meth:`end` if
         it is not running yet and never skips any of it. A second SIGTERM/SIGINT calls it.
         """
-        self._stop.set()
+        self.request_stop()
         self._hurry.set()
         if self._ending is None and self._loop_task is not None:
             self._ending = asyncio.ensure_future(self._end())
@@ -468,6 +478,13 @@ class Worker(EventEmitter):
                     await asyncio.sleep(min(0.1 * 2**attempt, self.timeout))
 
     async def _idle_wait(self, wake: WakeUp) -> None:
+        """Wait for a push, at most :attr:`idle_wait` seconds, or until stopped. The driver
+        wake-ups (:class:`PollingWakeUp` and its subclasses) are awaited directly, since
+        :meth:`request_stop` notifies them; another kind is raced against the stop event."""
+        if isinstance(wake, PollingWakeUp):
+            if not self._stop.is_set():
+                await wake.wait(self.idle_wait)
+            return
         waiter = asyncio.ensure_future(wake.wait(self.idle_wait))
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
