@@ -98,6 +98,18 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
+def ensure_installed(executables: Sequence[str], packages: Sequence[str], what: str) -> None:
+    """Make sure every path in ``executables`` exists, installing the Debian ``packages`` with
+    apt-get when one is missing (root only, as for the servers); RuntimeError naming what to
+    install otherwise."""
+    if all(os.access(path, os.X_OK) for path in executables):
+        return
+    _apt_install(packages, f"{what}: {', '.join(executables)} not all installed.")
+    missing = [path for path in executables if not os.access(path, os.X_OK)]
+    if missing:
+        raise RuntimeError(f"{what}: {', '.join(missing)} still missing after apt-get install")
+
+
 def _apt_install(packages: Sequence[str], why: str) -> None:
     """Install Debian packages quietly (root only); ``apt-get update`` runs once per process."""
     global _apt_updated

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import pytest
 import uvicorn
 
+from conformance_tests.servers import ensure_installed
 from taskcore import codec
 from taskcore.backend import WorkerId
 from taskcore.clock import SystemClock
@@ -102,12 +103,12 @@ def live() -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[WebDriver]:
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not os.access(p, os.X_OK)]
-    if missing:
-        pytest.fail(
-            f"the browser tests need Debian's Chromium: {', '.join(missing)} missing. "
-            "Install them: apt-get install chromium chromium-driver (.ci/run does)"
+    try:  # installed with apt-get when missing, as the suite's servers are
+        ensure_installed(
+            (CHROMIUM, CHROMEDRIVER), ("chromium", "chromium-driver"), "the browser tests"
         )
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     profile = tempfile.mkdtemp(prefix="taskcore-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
