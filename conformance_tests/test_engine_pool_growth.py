@@ -5,10 +5,12 @@ jobs), and a blocked event loop still stops that growth."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 from conformance_tests.engine_support import EventLog
 from taskcore.backend import Backend
+from taskcore.config import Settings
 from taskcore.jobs import Jobs
 from taskcore.multiworker import MultiWorker
 from taskcore.queue import Queue
@@ -78,3 +80,12 @@ async def test_work_arriving_while_the_loop_is_blocked_does_not_grow_the_pool(
     assert len([v for v, _ in log.args("multi_worker_action") if v == "+"]) == 1
     lagged = [delay for verb, delay in log.args("multi_worker_action") if verb == "x"]
     assert lagged and max(lagged) > pool.max_event_loop_delay, lagged
+
+
+def test_taskcore_run_and_the_multiworker_default_to_the_same_pool_sizes() -> None:
+    """1 to 20 workers by default, for ``taskcore run`` (Settings) and a bare MultiWorker:
+    room for jobs that wait on I/O, while short jobs stop growth through the loop's lag."""
+    defaults = inspect.signature(MultiWorker).parameters
+    settings = Settings()
+    assert (settings.min_workers, settings.max_workers) == (1, 20)
+    assert (defaults["min_workers"].default, defaults["max_workers"].default) == (1, 20)

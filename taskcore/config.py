@@ -191,8 +191,10 @@ class Settings(BaseSettings):
     server with keyspace notifications for lists (``notify-keyspace-events Kl``): those wake
     workers at once. Each poll is one reserve call per idle worker."""
     min_workers: Annotated[int, Field(ge=0)] = 1
-    max_workers: Annotated[int, Field(ge=0)] = 10
-    """Worker pool bounds; ``max_workers = 0`` runs no workers on this node."""
+    max_workers: Annotated[int, Field(ge=0)] = 20
+    """Worker pool bounds; ``max_workers = 0`` runs no workers on this node. The pool grows
+    only while most workers find work and the event loop keeps up, so 20 serves short jobs
+    (the loop's lag stops growth first) and jobs that wait on I/O alike (docs/worker.md)."""
     check_interval: Annotated[float, Field(gt=0)] = 0.5
     """How often the pool re-sizes itself."""
     max_event_loop_delay: Annotated[float, Field(gt=0)] = 0.01

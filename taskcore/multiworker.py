@@ -90,7 +90,7 @@ class MultiWorker(EventEmitter):
         queues: Sequence[str] | str = "*",
         name: str | None = None,
         min_workers: int = 1,
-        max_workers: int = 10,
+        max_workers: int = 20,
         timeout: float = 5.0,
         check_interval: float = 0.5,
         grow_interval: float = GROW_INTERVAL,

@@ -129,7 +129,9 @@ class PostgresBackend(Backend):
     existing :class:`asyncpg.Pool` (not closed by :meth:`aclose`; the LISTEN connection is then
     borrowed from it). ``namespace`` is the ``ns`` key column of every row; ``schema`` is the
     PostgreSQL schema holding the tables (default ``taskcore``, created on :meth:`open`).
-    ``min_size``/``max_size`` size the pool this backend creates; other ``options`` go to
+    ``min_size``/``max_size`` size the pool this backend creates (connections open on demand,
+    up to one per concurrent call: the default 20 matches the worker pool's default maximum);
+    other ``options`` go to
     :func:`asyncpg.create_pool` (for example ``server_settings={"synchronous_commit": "off"}``,
     ``command_timeout``, ``statement_cache_size=0`` behind PgBouncer in transaction mode).
     """
@@ -148,7 +150,7 @@ class PostgresBackend(Backend):
         namespace: str = "resque",
         schema: str | None = None,
         min_size: int = 1,
-        max_size: int = 10,
+        max_size: int = 20,
         **options: Any,
     ) -> None:
         self.namespace = namespace
