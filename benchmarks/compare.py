@@ -343,7 +343,9 @@ def render(jobs: int, rounds: int, results: dict[str, list[float]]) -> str:
         "|---|---|---|",
     ]
     for name, values in results.items():
-        lines.append(f"| {name} | {med[name]:,.1f} | {', '.join(f'{v:,.0f}' for v in values)} |")
+        digits = 2 if " ms " in f" {name} " else 0  # latencies in ms, rates in jobs/s
+        shown = ", ".join(f"{v:,.{digits}f}" for v in values)
+        lines.append(f"| {name} | {med[name]:,.{max(digits, 1)}f} | {shown} |")
     lines += ["", "| ratio | value |", "|---|---|"]
     for mine, theirs in PAIRS:
         if theirs is not None and mine in med and theirs in med:
