@@ -14,6 +14,7 @@ from taskcore.config import Settings
 from taskcore.jobs import Jobs
 from taskcore.multiworker import MultiWorker
 from taskcore.queue import Queue
+from taskcore.worker import Worker
 
 MAX = 4
 
@@ -89,3 +90,28 @@ def test_taskcore_run_and_the_multiworker_default_to_the_same_pool_sizes() -> No
     settings = Settings()
     assert (settings.min_workers, settings.max_workers) == (1, 20)
     assert (defaults["min_workers"].default, defaults["max_workers"].default) == (1, 20)
+
+
+async def test_a_failing_work_found_hook_is_an_error_event_and_the_job_still_counts_once(
+    backend: Backend,
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("hook failed")
+
+    async def noop() -> None:
+        return None
+
+    await Queue(backend).enqueue_many([("burst", "noop", []) for _ in range(3)])
+    worker = Worker(backend, {"noop": noop}, queues=["burst"], name="hooked", timeout=30.0)
+    worker.on_work_found = broken
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success", count=3)
+        await log.wait_for("pause")
+    finally:
+        await worker.end()
+    errors = [str(error) for error, *_ in log.args("error")]
+    assert errors == ["hook failed"], errors  # once: when work first arrived
+    assert (await backend.stats())["processed"] == 3
+    assert await backend.failure_count() == 0

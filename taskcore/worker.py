@@ -164,7 +164,8 @@ class Worker(EventEmitter):
         """True when the last reserve attempt found a job (a pool counts this worker busy)."""
         self.on_work_found: Callable[[], None] | None = None
         """Called (synchronously, in the loop's task) when a reserve finds a job after one that
-        found none (or the first): the moment work arrives, so a pool can grow at once."""
+        found none (or the first): the moment work arrives, so a pool can grow at once. What
+        it raises is emitted as ``error``."""
         self.crash_error: Exception | None = None
         """The exception that ended the loop (see ``crash``), None while it has not."""
 
@@ -410,14 +411,12 @@ class Worker(EventEmitter):
                     now = self.clock.now()
                     self._reregistered = False
                     reservation = await self._step(pending, queues, now)
-                    if reservation is None:
-                        self.found_job = False
-                    elif not self.found_job:
-                        self.found_job = True
-                        if self.on_work_found is not None:
-                            self.on_work_found()
                     pending = None
                     held = None if reservation is None else held_of(reservation, now)
+                    arrived = reservation is not None and not self.found_job
+                    self.found_job = reservation is not None
+                    if arrived and self.on_work_found is not None:
+                        self._work_found(self.on_work_found)
             except Exception as exc:
                 in_doubt = True
                 self.emit("error", exc, None, None)
@@ -433,6 +432,14 @@ class Worker(EventEmitter):
                 continue
             pending = await self._runner.process(reservation)
         await self._finish(pending, held, in_doubt)
+
+    def _work_found(self, hook: Callable[[], None]) -> None:
+        """Call the ``on_work_found`` hook; what it raises is emitted as ``error``, never
+        taken for a storage error (the reservation it follows is recorded)."""
+        try:
+            hook()
+        except Exception as exc:
+            self.emit("error", exc, None, None)
 
     async def _step(
         self, pending: Outcome | None, queues: Sequence[str], now: float
