@@ -139,6 +139,32 @@ async def test_ticks_missed_with_no_leader_run_once_late_or_are_skipped(
     assert len(cluster.runs) == 2 + late_runs
 
 
+async def test_a_step_running_while_another_moves_the_cursor_never_skips_the_catch_up(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Moving the cursor is compare-and-delete then set-if-absent: between the two it is absent.
+    # A second step reading it then (an overlapping poll, a second leader in a failover) used to
+    # restart the task at the next tick, so the catch-up tick of an outage was lost.
+    clock = FakeClock(START + 1)
+    registry = cron_registry([], clock)
+    task, queue = registry.get("sweep"), Queue(backend, registry.jobs, clock=clock)
+    assert await advance_cron_task(queue, task, START + 1, 0) == [int(START) + EVERY]
+    now = START + 1 + 3 * EVERY + 100  # the ticks at +300 (scheduled), +600 and +900 passed
+    release, raced = backend.release_lock, []
+
+    async def release_then_race(name: str, value: str | None = None) -> bool:
+        released = await release(name, value)
+        if name.startswith("taskcore-cron:") and not raced:
+            raced.append(await advance_cron_task(queue, task, now, 0))
+        return released
+
+    monkeypatch.setattr(backend, "release_lock", release_then_race)
+    catch_up, upcoming = int(START) + 3 * EVERY, int(START) + 4 * EVERY
+    assert await advance_cron_task(queue, task, now, 0) == [catch_up, upcoming]
+    assert raced == [[]]  # the overlapping step left the work to the one in progress
+    assert await backend.delayed_timestamps() == [int(START) + EVERY, catch_up, upcoming]
+
+
 async def test_a_tick_lost_between_claim_and_schedule_is_scheduled_again(
     cluster: Cluster,
 ) -> None:

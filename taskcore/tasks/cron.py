@@ -16,9 +16,13 @@ How it works, on the Backend protocol only (so on every driver and across proces
 * A per-task **cursor** lock ``taskcore-cron:<task>`` holds the latest tick scheduled (and the
   expression it came from). A tick is scheduled only by the node that moves the cursor onto
   it: ``release_lock(name, old value)`` (compare-and-delete) then ``acquire_lock`` (set if
-  absent). Two leaders racing through a failover therefore never both schedule a tick, and the
-  delayed set's one-copy-per-second rule makes re-scheduling the cursor tick (done on every
-  poll, in case a leader died between moving the cursor and scheduling) a no-op.
+  absent). Two leaders racing through a failover therefore never both schedule a tick. Between
+  those two calls the cursor is briefly absent, and a node reading it then would restart the
+  task at the next tick (skipping a catch-up): so each step first takes a short per-task step
+  lock ``taskcore-cron-step:<task>`` (:data:`STEP_LOCK_TTL`), and a node that finds it held
+  leaves the step to its holder. The delayed set's one-copy-per-second rule makes
+  re-scheduling the cursor tick (done on every poll, in case a leader died between moving the
+  cursor and scheduling) a no-op.
 * When the cursor shows ticks that came and went with no leader (a failover longer than the
   period, or the whole cluster down), ``cron_catchup`` decides: True (default) runs the
   missed ticks **once, late** (several missed ticks of one outage coalesce into one run, at
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
@@ -50,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CURSOR_PREFIX",
     "CURSOR_TTL",
+    "STEP_LOCK_PREFIX",
+    "STEP_LOCK_TTL",
     "CronSchedule",
     "advance_cron_task",
     "cron_step",
@@ -60,6 +67,13 @@ log = logging.getLogger("taskcore.tasks")
 
 CURSOR_PREFIX = "taskcore-cron:"
 """Lock-name prefix of the per-task cursors (``taskcore-cron:<task name>``)."""
+
+STEP_LOCK_PREFIX = "taskcore-cron-step:"
+"""Lock-name prefix of the per-task step locks (``taskcore-cron-step:<task name>``)."""
+
+STEP_LOCK_TTL = 60
+"""Seconds a step lock lives at most (a step takes milliseconds; the TTL frees the lock of a
+node that died while stepping)."""
 
 CURSOR_TTL = 7 * 24 * 3600
 """Seconds a cursor outlives its tick: missed ticks are caught up within this window."""
@@ -135,12 +149,27 @@ async def advance_cron_task(queue: Queue, task: Task, now: float, horizon: float
     """Schedule every tick of cron ``task`` up to ``now + horizon`` (seconds) that no node has
     scheduled yet; returns the ticks this call scheduled (unix seconds).
 
-    Safe to run on several nodes at once: a tick is scheduled only by the node that moved the
-    task's cursor onto it (see the module docstring).
+    Safe to run on several nodes (or several times in one process) at once: one step runs at
+    a time per task (the step lock; the others return ``[]``), and a tick is scheduled only by
+    the node that moved the task's cursor onto it (see the module docstring).
     """
     schedule = task.cron_schedule
     if schedule is None:
         return []
+    backend = queue.backend
+    step_lock, token = f"{STEP_LOCK_PREFIX}{task.name}", uuid.uuid4().hex
+    if not await backend.acquire_lock(step_lock, token, STEP_LOCK_TTL):
+        return []  # another node (or another poll of this one) is stepping this task
+    try:
+        return await _advance(queue, task, schedule, now, horizon)
+    finally:
+        await backend.release_lock(step_lock, token)
+
+
+async def _advance(
+    queue: Queue, task: Task, schedule: CronSchedule, now: float, horizon: float
+) -> list[int]:
+    """The step of :func:`advance_cron_task`, run while holding the task's step lock."""
     backend = queue.backend
     key = f"{CURSOR_PREFIX}{task.name}"
     args = task.args({})
