@@ -42,8 +42,12 @@ Time: without a ``clock`` the worker uses a :class:`~taskcore.clock.StorageClock
 :meth:`Worker.start` and refreshed on heartbeats, so its pings are dated on the storage
 server's clock. An injected clock (a FakeClock in tests) is used as given.
 
-This module is the loop and the storage side; running one reserved job (decode, hooks, perform,
-the outcome to record) is :class:`taskcore.perform.JobRunner`, which the worker composes.
+This module is the loop and the storage side; the worker composes the parts around it: running
+one reserved job (decode, hooks, perform, the outcome to record) is
+:class:`taskcore.perform.JobRunner`, the read-back after a failed call :mod:`taskcore.readback`,
+the pings and re-registration :mod:`taskcore.heartbeat`, the idle waiting :mod:`taskcore.idle`,
+the queues to reserve over :mod:`taskcore.queue_order`, and the shutdown deadline, the last
+outcome and the release of what the worker holds :mod:`taskcore.shutdown`.
 """
 
 from __future__ import annotations
@@ -68,38 +72,26 @@ from taskcore.backend import (
 )
 from taskcore.clock import Clock, StorageClock
 from taskcore.errors import ConfigError
-from taskcore.events import EventEmitter, StopSignals, sleep_or_stop
+from taskcore.events import EventEmitter, StopSignals
+from taskcore.heartbeat import heartbeat
+from taskcore.idle import idle_seconds, wait_for_stop, wait_idle
 from taskcore.jobs import JobDefinition, Jobs, PerformFn
 from taskcore.perform import JobRunner, ShutdownDeadlineExceeded, describe_error
-from taskcore.queue import NODE_QUEUE_PREFIX, Queue
+from taskcore.queue import Queue
+from taskcore.queue_order import parse_queues, queues_to_work
 from taskcore.readback import Held, held_of, read_back
+from taskcore.shutdown import orphan_failure, record_last_outcome, release, stop_loop
 
 __all__ = ["ShutdownDeadlineExceeded", "Worker", "default_name"]
 
 logger = logging.getLogger("taskcore.worker")
 
 _MAX_BACKOFF = 5.0  # seconds between retries of a failing storage call, at most
-_FINISH_ATTEMPTS = 3  # tries to record the last outcome while shutting down
 
 
 def default_name() -> str:
     """``"<hostname>:<pid>"``, node-resque's default worker and scheduler name."""
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _parse_queues(queues: Sequence[str] | str) -> tuple[str, ...] | None:
-    """The ordered queue names, or None for the wildcard (``"*"``, ``["*"]`` or ``[]``)."""
-    if isinstance(queues, str):
-        queues = [queues]  # a plain string is ONE queue (node-resque iterated its characters)
-    names = tuple(queues)
-    if not names or names == ("*",):
-        return None
-    if "*" in names or not all(isinstance(q, str) and q for q in names):
-        raise ConfigError(
-            f"queues={list(names)!r}: give non-empty queue names in priority order, "
-            'or "*" alone for every queue'
-        )
-    return names
 
 
 class Worker(EventEmitter):
@@ -143,7 +135,7 @@ class Worker(EventEmitter):
         self.jobs: Jobs = jobs if isinstance(jobs, Jobs) else Jobs(jobs)
         self.clock: Clock = clock or StorageClock(backend)
         self.name = name or default_name()
-        self._queues = _parse_queues(queues)
+        self._queues = parse_queues(queues)
         self.worker_id = WorkerId(self.name, self._queues or ("*",))
         self.queue = queue or Queue(backend, self.jobs, clock=self.clock)
         self.timeout = timeout
@@ -184,10 +176,7 @@ class Worker(EventEmitter):
         """Seconds an idle worker waits for a wake-up before it looks at its queues again:
         ``timeout`` when its wake-up sees every producer's pushes, else ``poll_interval``
         (when shorter)."""
-        wake = self._wake
-        if self.poll_interval is None or (wake is not None and wake.sees_foreign_pushes):
-            return self.timeout
-        return min(self.poll_interval, self.timeout)
+        return idle_seconds(self.timeout, self.poll_interval, self._wake)
 
     @property
     def busy(self) -> bool:
@@ -227,7 +216,10 @@ class Worker(EventEmitter):
         self.emit("start", now)
         self.emit("ping", codec.js_round(now))
         self._loop_task = asyncio.create_task(self._main(), name=f"taskcore-worker {self.name}")
-        self._ping_task = asyncio.create_task(self._heartbeat(), name=f"taskcore-ping {self.name}")
+        self._ping_task = asyncio.create_task(
+            heartbeat(self, self._closed, self._note_reregistered),
+            name=f"taskcore-ping {self.name}",
+        )
         if self.install_signal_handlers:
             self._install_signal_handlers()
 
@@ -235,7 +227,7 @@ class Worker(EventEmitter):
         """Ask the loop to stop after the current job (safe from signal handlers)."""
         self._stop.set()
         if isinstance(self._wake, PollingWakeUp):
-            self._wake.notify()  # an idle loop waits on it alone (see _idle_wait)
+            self._wake.notify()  # an idle loop waits on it alone (see idle.wait_idle)
 
     def stop_now(self) -> None:
         """Shorten the stop: cancel the running job now instead of at ``shutdown_timeout``.
@@ -272,55 +264,26 @@ class Worker(EventEmitter):
         self.request_stop()
         try:
             if self._loop_task is not None:
-                await self._stop_loop(self._loop_task)
+                await stop_loop(
+                    self._loop_task, self._hurry, self.shutdown_timeout, self._cancel_current_job
+                )
             self._closed.set()
             if self._ping_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._ping_task
-            if self._wake is not None:
-                try:
-                    await self._wake.aclose()
-                except Exception as exc:
-                    self.emit("error", exc, None, None)
             channel, self._channel = self._channel, self.backend
-            if channel is not self.backend:
-                try:
-                    await self.backend.release_worker_channel(channel)
-                except Exception as exc:
-                    self.emit("error", exc, None, None)
-            if self._loop_task is not None:
-                try:
-                    await self.backend.clean_worker(self.name, self._orphan_failure)
-                except Exception as exc:
-                    self.emit("error", exc, None, None)
+            await release(
+                self.backend,
+                self.name,
+                self._wake,
+                channel,
+                self._orphan_failure if self._loop_task is not None else None,
+                self.emit,
+            )
         finally:
             # Only now: a signal during the stop must shorten it, never kill the process.
             self._signals.remove()
         self.emit("end", self.clock.now())
-
-    async def _stop_loop(self, loop_task: asyncio.Task[None]) -> None:
-        """Wait for the loop to finish its job, at most ``shutdown_timeout`` s or until
-        :meth:`stop_now`; then cancel the job (it is still recorded) and wait for the loop."""
-        hurry = asyncio.ensure_future(self._hurry.wait())
-        try:
-            await asyncio.wait(
-                {loop_task, hurry},
-                timeout=self.shutdown_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:
-            hurry.cancel()
-        if not loop_task.done():
-            if self._hurry.is_set():
-                reason = (
-                    "job cancelled: the worker was told to stop at once (a second stop "
-                    "signal); retry it from the failed list"
-                )
-            else:
-                reason = None  # the runner's default: the shutdown deadline passed
-            self._cancel_current_job(reason)
-        with contextlib.suppress(asyncio.CancelledError):
-            await loop_task
 
     def _cancel_current_job(self, reason: str | None) -> None:
         if not self._runner.cancel(reason) and self._loop_task is not None:
@@ -329,15 +292,7 @@ class Worker(EventEmitter):
             self._loop_task.cancel()
 
     def _orphan_failure(self, current: CurrentJob) -> str:
-        return codec.encode_failure(
-            worker=self.name,
-            queue=current.queue,
-            payload=current.payload,
-            exception="WorkerShutdown",
-            error="the worker ended before the job's outcome could be recorded",
-            backtrace=[f"worker {self.name} ended", "worker#end", "taskcore"],
-            failed_at=codec.js_date(self.clock.now()),
-        )
+        return orphan_failure(self.name, current, self.clock.now())
 
     def _install_signal_handlers(self) -> None:
         self._signals.install()
@@ -348,12 +303,6 @@ class Worker(EventEmitter):
             self._ending = asyncio.ensure_future(self._end())
 
     # ------------------------------------------------------------------ the loop
-
-    async def _queue_list(self) -> list[str]:
-        if self._queues is not None:
-            return list(self._queues)
-        # another App's private queue (scope "all" copies) is never ours to work
-        return [q for q in await self.backend.list_queues() if not q.startswith(NODE_QUEUE_PREFIX)]
 
     async def _main(self) -> None:
         """The loop, guarded: an exception ending it is a crash, reported and contained."""
@@ -403,7 +352,7 @@ class Worker(EventEmitter):
                         self.wildcard and self.clock.now() - listed_at >= self.timeout
                     ):
                         listed_at = self.clock.now()
-                        queues = await self._queue_list()
+                        queues = await queues_to_work(self.backend, self._queues)
                     self._wake.arm()
                     if queues is not polled:
                         polled, polled_text = queues, ",".join(queues)
@@ -420,18 +369,28 @@ class Worker(EventEmitter):
             except Exception as exc:
                 in_doubt = True
                 self.emit("error", exc, None, None)
-                await self._wait_for_stop(backoff)
+                await wait_for_stop(self._stop, backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF, self.timeout)
                 continue
             backoff = 0.1
             if reservation is None:
                 self.emit("pause")
-                await self._idle_wait(self._wake)
+                await wait_idle(self._wake, self.idle_wait, self._stop)
                 if self.wildcard:
                     queues = None
                 continue
             pending = await self._runner.process(reservation)
-        await self._finish(pending, held, in_doubt)
+        # Whatever stays in the current-job record is failed by ``clean_worker`` in end().
+        await record_last_outcome(
+            self._channel,
+            self.worker_id,
+            pending,
+            held,
+            in_doubt,
+            recover=self._recover,
+            emit=self.emit,
+            max_wait=self.timeout,
+        )
 
     def _work_found(self, hook: Callable[[], None]) -> None:
         """Call the ``on_work_found`` hook; what it raises is emitted as ``error``, never
@@ -463,69 +422,8 @@ class Worker(EventEmitter):
             self.backend, self.worker_id, pending, held, reregistered=self._reregistered
         )
 
-    async def _finish(self, pending: Outcome | None, held: Held | None, in_doubt: bool) -> None:
-        """Record the last outcome while stopping, retrying a few times on storage errors.
-
-        Whatever stays in the current-job record is failed by ``clean_worker`` in :meth:`end`.
-        """
-        for attempt in range(_FINISH_ATTEMPTS):
-            try:
-                if in_doubt:
-                    pending, job, held = await self._recover(pending, held)
-                    in_doubt = False
-                    if job is not None:
-                        return  # reserved but never run: clean_worker records it as failed
-                if pending is not None:
-                    await self._channel.complete(self.worker_id, pending)
-                return
-            except Exception as exc:
-                in_doubt = True
-                self.emit("error", exc, None, None)
-                if attempt + 1 < _FINISH_ATTEMPTS:
-                    await asyncio.sleep(min(0.1 * 2**attempt, self.timeout))
-
-    async def _idle_wait(self, wake: WakeUp) -> None:
-        """Wait for a push, at most :attr:`idle_wait` seconds, or until stopped. The driver
-        wake-ups (:class:`PollingWakeUp` and its subclasses) are awaited directly, since
-        :meth:`request_stop` notifies them; another kind is raced against the stop event."""
-        if isinstance(wake, PollingWakeUp):
-            if not self._stop.is_set():
-                await wake.wait(self.idle_wait)
-            return
-        waiter = asyncio.ensure_future(wake.wait(self.idle_wait))
-        stopper = asyncio.ensure_future(self._stop.wait())
-        try:
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (waiter, stopper):
-                task.cancel()
-            await asyncio.gather(waiter, stopper, return_exceptions=True)
-
-    async def _wait_for_stop(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-
-    async def _heartbeat(self) -> None:
-        """Every ``timeout`` s: ping, and register again if a scheduler cleaned us meanwhile."""
-        while not await sleep_or_stop(self.clock, self.timeout, self._closed):
-            try:
-                if isinstance(self.clock, StorageClock):
-                    await self.clock.refresh()
-                now = self.clock.now()
-                await self.backend.ping_worker(self.worker_id, now)
-                if await self.backend.worker_started(self.worker_id) is None:
-                    await self.backend.register_worker(self.worker_id, now)
-                    self._reregistered = True
-                    logger.warning(
-                        "worker %s was cleaned by a scheduler while alive (a stalled link or a "
-                        "skewed clock?); registered it again",
-                        self.name,
-                    )
-                    self.emit("reregistered", now)
-            except Exception as exc:
-                self.emit("error", exc, None, None)
-                continue
-            self.emit("ping", codec.js_round(now))
+    def _note_reregistered(self) -> None:
+        self._reregistered = True
 
     # ------------------------------------------------------------------ one job
 
@@ -534,7 +432,7 @@ class Worker(EventEmitter):
 
         Needs no :meth:`start` (meant for tests and scripts); does not register the worker.
         """
-        queues = await self._queue_list()
+        queues = await queues_to_work(self.backend, self._queues)
         if not queues:
             return False
         reservation = await self.backend.reserve(queues, self.worker_id, self.clock.now())
