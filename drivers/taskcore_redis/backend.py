@@ -14,56 +14,42 @@ from __future__ import annotations
 
 import copy
 import json
-import math
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from redis import exceptions as redis_errors
 from redis.asyncio import Redis
 
 from taskcore.backend import (
     Backend,
     Capabilities,
-    CurrentJob,
-    DelayedJob,
-    FailureFactory,
     Outcome,
     Reservation,
     WakeUp,
     WorkerId,
-    WorkerPing,
 )
-from taskcore.codec import dumps, encode_ping, js_round
+from taskcore.codec import dumps
 from taskcore.errors import BackendError, ConfigError, InvalidArgument
 from taskcore.urls import check_url
+from taskcore_redis.access import SCAN_COUNT, optional_text, text
 from taskcore_redis.dedicated import DedicatedStep
-from taskcore_redis.errors import describe_server, translate_errors
-from taskcore_redis.keys import Keys, glob_escape
+from taskcore_redis.delayed import DelayedMethods
+from taskcore_redis.errors import translate_errors
+from taskcore_redis.keys import Keys
 from taskcore_redis.lua import Scripts
-from taskcore_redis.records import read_current_job, read_integer, read_ping
+from taskcore_redis.records import read_integer
 from taskcore_redis.stepargs import StepCache
 from taskcore_redis.wakeup import PushListener
+from taskcore_redis.workers import WorkerMethods
 
 __all__ = ["RedisBackend", "from_url"]
+
+_SCAN_COUNT = SCAN_COUNT  # the name taskcore_redis.cluster imports
 
 _ANCHORS = 5
 """Records of a failed-list page its cursor keeps, to find its place again."""
 
-_SCAN_COUNT = 1000
-"""Keys per SCAN step and per MGET/UNLINK batch (node-resque's 10 is very slow, issue #325)."""
 
-
-def _text(value: str | bytes) -> str:
-    """A reply as text; bytes that are not UTF-8 become lone surrogates (PEP 383), so a
-    client without ``decode_responses`` reads every value losslessly as one with it does."""
-    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
-
-
-def _optional_text(value: str | bytes | None) -> str | None:
-    return None if value is None else _text(value)
-
-
-class RedisBackend(Backend):
+class RedisBackend(DelayedMethods, WorkerMethods, Backend):
     """Storage on a Redis server (or anything speaking its protocol with Lua).
 
     ``client`` is injected; the backend closes it on :meth:`aclose` only when ``owns_client``.
@@ -117,11 +103,6 @@ class RedisBackend(Backend):
     def keys(self) -> Keys:
         """This backend's key names."""
         return self._keys
-
-    @property
-    def server(self) -> str:
-        """Where the server is, for messages: ``host:port/db`` or ``unix:<path>``; no secrets."""
-        return describe_server(self._client)
 
     # ------------------------------------------------------------------ 1. lifecycle
 
@@ -219,7 +200,7 @@ class RedisBackend(Backend):
                 f"the Redis step script answered index {index} for a list of {len(queues)} "
                 "queues; this is a taskcore bug, please report it"
             )
-        return Reservation(queues[index - 1], _text(result[1]))
+        return Reservation(queues[index - 1], text(result[1]))
 
     async def _call_step(self, keys: list[str], args: list[str | int]) -> Any:
         if self._dedicated is not None:
@@ -278,7 +259,7 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def queue_range(self, queue: str, start: int, stop: int) -> list[str]:
-        return [_text(p) for p in await self._client.lrange(self._keys.queue(queue), start, stop)]
+        return [text(p) for p in await self._client.lrange(self._keys.queue(queue), start, stop)]
 
     @translate_errors
     async def remove_from_queue(self, queue: str, payload: str, count: int = 0) -> int:
@@ -286,7 +267,7 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def list_queues(self) -> list[str]:
-        return sorted(_text(q) for q in await self._client.smembers(self._keys.queues))
+        return sorted(text(q) for q in await self._client.smembers(self._keys.queues))
 
     @translate_errors
     async def delete_queue(self, queue: str) -> int:
@@ -307,126 +288,6 @@ class RedisBackend(Backend):
         fallback when :meth:`WakeUp.wait` times out.
         """
         return await self._listener.watch(queues)
-
-    # ------------------------------------------------------------------ 3. delayed jobs
-
-    @translate_errors
-    async def schedule(self, timestamp: int, queue: str, payload: str) -> bool:
-        """node-resque's ``enqueueAt`` layout, atomically: RPUSH ``delayed:<ts>``, SADD
-        ``timestamps:<payload>`` ``delayed:<ts>``, ZADD the schedule (member = score = ts).
-
-        The queue is not stored apart: promotion reads it from the payload's ``queue`` field,
-        as node-resque does, so ``payload`` must carry ``queue``.
-        """
-        ts = int(timestamp)
-        member = self._keys.delayed_member(ts)
-        scheduled = await self._scripts.schedule(
-            keys=[
-                self._keys.timestamps(payload),
-                self._keys.delayed(ts),
-                self._keys.delayed_schedule,
-            ],
-            args=[member, payload, ts],
-        )
-        return bool(scheduled)
-
-    @translate_errors
-    async def promote_due(self, now: float, limit: int = 1000) -> list[DelayedJob]:
-        """One script moves up to ``limit`` due jobs and publishes once per queue touched.
-
-        Due means stored second ``<= floor(now - 0.5)`` (never early, see
-        :meth:`Backend.promote_due`). A schedule member that is not a whole number, or whose
-        ``delayed:<ts>`` key is not a list, is passed over (left as is, not returned).
-
-        An entry whose payload is not a JSON object with a non-empty ``queue`` string cannot be
-        routed: it stays in its delayed list, in place, is not counted against ``limit`` and
-        is not returned; its second keeps showing in :meth:`delayed_timestamps` until the
-        entry is removed (:meth:`remove_delayed`). It never makes a caller loop.
-        """
-        if limit <= 0:
-            return []
-        flat = await self._scripts.promote_due(
-            keys=[self._keys.delayed_schedule],
-            args=[
-                self._keys.prefix,
-                math.floor(now - 0.5),
-                limit,
-                self._keys.pushed_channel,
-                await self._publish_command(),
-            ],
-        )
-        return [
-            DelayedJob(int(_text(flat[i])), _text(flat[i + 1]), _text(flat[i + 2]))
-            for i in range(0, len(flat), 3)
-        ]
-
-    @translate_errors
-    async def delayed_timestamps(self) -> list[int]:
-        """Seconds from the schedule zset, numeric order, skipping ones with no jobs."""
-        stamps = await self._scripts.delayed_timestamps(
-            keys=[self._keys.delayed_schedule], args=[self._keys.prefix]
-        )
-        return [int(_text(ts)) for ts in stamps]
-
-    async def _delayed_page(self, after: int | None, limit: int, with_jobs: bool) -> list[Any]:
-        if limit <= 0:
-            return []
-        flat: list[Any] = await self._scripts.delayed_page(
-            keys=[self._keys.delayed_schedule],
-            args=[
-                self._keys.prefix,
-                "-inf" if after is None else f"({int(after)}",
-                int(limit),
-                "1" if with_jobs else "0",
-            ],
-        )
-        return flat
-
-    @translate_errors
-    async def delayed_timestamps_page(self, after: int | None, limit: int) -> list[int]:
-        """One script: ZRANGEBYSCORE from ``(after`` with LIMIT, skipping empty seconds."""
-        return [int(_text(ts)) for ts in await self._delayed_page(after, limit, False)]
-
-    @translate_errors
-    async def delayed_page(self, after: int | None, limit: int) -> list[tuple[int, list[str]]]:
-        """One script: the page's seconds and each one's LRANGE, at one instant."""
-        flat = await self._delayed_page(after, limit, True)
-        return [
-            (int(_text(flat[i])), [_text(p) for p in flat[i + 1]]) for i in range(0, len(flat), 2)
-        ]
-
-    @translate_errors
-    async def delayed_at(self, timestamp: int) -> list[str]:
-        return [_text(p) for p in await self._client.lrange(self._keys.delayed(timestamp), 0, -1)]
-
-    @translate_errors
-    async def scheduled_at(self, payload: str) -> list[int]:
-        """SMEMBERS ``timestamps:<payload>``; each member is ``"delayed:<ts>"``. Members in
-        another form (written by something else) are left out."""
-        members = await self._client.smembers(self._keys.timestamps(payload))
-        seconds = (read_integer(_text(m).removeprefix("delayed:")) for m in members)
-        return sorted(ts for ts in seconds if ts is not None)
-
-    @translate_errors
-    async def remove_delayed(self, payload: str) -> list[int]:
-        """LREM the payload from each ``delayed:<ts>`` its ``timestamps:`` set names, deleting
-        emptied lists and their zset members, then the ``timestamps:`` key: one script."""
-        removed = await self._scripts.remove_delayed(
-            keys=[self._keys.timestamps(payload), self._keys.delayed_schedule],
-            args=[self._keys.prefix, payload],
-        )
-        return sorted(int(_text(ts)) for ts in removed)
-
-    @translate_errors
-    async def remove_delayed_at(self, timestamp: int) -> list[str]:
-        """LRANGE then DEL ``delayed:<ts>``, SREM the second from each payload's
-        ``timestamps:`` set (deleting sets left empty), ZREM the schedule: one script."""
-        ts = int(timestamp)
-        removed = await self._scripts.remove_delayed_at(
-            keys=[self._keys.delayed(ts), self._keys.delayed_schedule],
-            args=[self._keys.prefix, self._keys.delayed_member(ts), ts],
-        )
-        return [_text(p) for p in removed]
 
     # ------------------------------------------------------------------ 4. locks
 
@@ -454,7 +315,7 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def get_lock(self, name: str) -> str | None:
-        return _optional_text(await self._client.get(self._keys.lock(name)))
+        return optional_text(await self._client.get(self._keys.lock(name)))
 
     @translate_errors
     async def lock_ttl(self, name: str) -> int | None:
@@ -474,134 +335,6 @@ class RedisBackend(Backend):
     @translate_errors
     async def increment_lock(self, name: str, ttl: int) -> int:
         return int(await self._scripts.increment_lock(keys=[self._keys.lock(name)], args=[ttl]))
-
-    # ------------------------------------------------------------------ 5. workers
-
-    @translate_errors
-    async def register_worker(self, worker: WorkerId, now: float) -> None:
-        """One MULTI: SADD ``workers`` member, SET ``worker:<member>:started`` to
-        ``round(now)`` seconds, SET the first ping."""
-        seconds = js_round(now)
-        async with self._client.pipeline(transaction=True) as pipe:
-            pipe.sadd(self._keys.workers, worker.member)
-            pipe.set(self._keys.worker_started(worker.member), seconds)
-            pipe.set(self._ping_key(worker), encode_ping(seconds, worker.name, worker.queues_str))
-            await pipe.execute()
-
-    def _ping_key(self, worker: WorkerId) -> str:
-        return self._keys.worker_ping(worker.name)
-
-    @translate_errors
-    async def ping_worker(self, worker: WorkerId, now: float) -> None:
-        await self._client.set(
-            self._ping_key(worker), encode_ping(js_round(now), worker.name, worker.queues_str)
-        )
-
-    @translate_errors
-    async def list_workers(self) -> list[WorkerId]:
-        members = sorted(_text(m) for m in await self._client.smembers(self._keys.workers))
-        return [WorkerId.parse(m) for m in members]
-
-    @translate_errors
-    async def worker_started(self, worker: WorkerId) -> int | None:
-        """None when unknown, and when the stored value is not an integer."""
-        raw = await self._client.get(self._keys.worker_started(worker.member))
-        return read_integer(_optional_text(raw))
-
-    @translate_errors
-    async def current_job(self, worker: WorkerId) -> CurrentJob | None:
-        """The record as :func:`~taskcore_redis.records.read_current_job` reads it: one that
-        cannot be decoded comes back whole, never as an error (MGET: a key of another type
-        reads as absent)."""
-        (raw,) = await self._client.mget([self._keys.current_job(worker.member)])
-        return None if raw is None else read_current_job(_text(raw), worker)
-
-    @translate_errors
-    async def current_jobs(self) -> dict[WorkerId, CurrentJob | None]:
-        """The workers set and every current-job record, read by one script. A record that
-        cannot be decoded is returned whole (:func:`~taskcore_redis.records.read_current_job`);
-        a record key of another type reads as idle."""
-        flat = await self._scripts.current_jobs(keys=[self._keys.workers], args=[self._keys.prefix])
-        jobs: dict[WorkerId, CurrentJob | None] = {}
-        for i in range(0, len(flat), 2):
-            worker = WorkerId.parse(_text(flat[i]))
-            raw = flat[i + 1]
-            jobs[worker] = None if raw is None else read_current_job(_text(raw), worker)
-        return dict(sorted(jobs.items(), key=lambda item: item[0].member))
-
-    @translate_errors
-    async def worker_pings(self) -> list[WorkerPing]:
-        """SCAN ``worker:ping:*`` (COUNT 1000) + MGET; registered or not, sorted by name.
-
-        The name is the key's. A ping that cannot be decoded reads as time 0, so the worker is
-        stale and the scheduler cleans it (:func:`~taskcore_redis.records.read_ping`)."""
-        values = await self._scan_values(Keys.PING_START)
-        pings = [
-            read_ping(raw, self._keys.strip(key)[len(Keys.PING_START) :])
-            for key, raw in values.items()
-        ]
-        return sorted(pings, key=lambda p: p.name)
-
-    @translate_errors
-    async def registered_worker_pings(self) -> list[WorkerPing]:
-        """One script reads the workers set and each registered name's ping key: no keyspace
-        SCAN, so the cost follows the number of workers, not the number of keys."""
-        flat = await self._scripts.registered_pings(
-            keys=[self._keys.workers], args=[self._keys.prefix]
-        )
-        pings = [read_ping(_text(flat[i + 1]), _text(flat[i])) for i in range(0, len(flat), 2)]
-        return sorted(pings, key=lambda p: p.name)
-
-    @translate_errors
-    async def clean_worker(self, name: str, failure_for: FailureFactory) -> list[CurrentJob]:
-        """WATCH the workers set and the current-job keys, read, build each failure record in
-        Python, then one MULTI removes every trace; retried when a watched key changes.
-
-        Unlike node-resque it deletes the real current-job key ``worker:<name>:<queues>`` and
-        increments ``failed`` once per job actually failed (never for an idle worker). A record
-        that cannot be decoded is failed all the same: ``failure_for`` receives it whole
-        (:func:`~taskcore_redis.records.read_current_job`), so no record blocks the clean-up.
-        """
-        keys = self._keys
-        async with self._client.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    await pipe.watch(keys.workers)
-                    members = sorted(await self._members_named(pipe, name))
-                    current_keys = [keys.current_job(m) for m in members]
-                    raws: list[Any] = []
-                    if current_keys:
-                        await pipe.watch(*current_keys)
-                        # MGET by name: a cluster pipeline blocks its mget() method, not the
-                        # command (all these keys share the namespace's slot).
-                        reply: Any = await pipe.execute_command("MGET", *current_keys)
-                        raws = list(reply)
-                    jobs = [
-                        read_current_job(_text(raw), WorkerId.parse(member))
-                        for member, raw in zip(members, raws, strict=True)
-                        if raw is not None
-                    ]
-                    records = [failure_for(job) for job in jobs]
-                    pipe.multi()  # type: ignore[no-untyped-call]  # untyped in redis-py
-                    if members:
-                        pipe.srem(keys.workers, *members)
-                        pipe.delete(
-                            *current_keys,
-                            *(keys.worker_started(m) for m in members),
-                            *(keys.reserve_list(m) for m in members),
-                        )
-                    pipe.delete(
-                        keys.worker_ping(name),
-                        keys.stat(f"processed:{name}"),
-                        keys.stat(f"failed:{name}"),
-                    )
-                    if records:
-                        pipe.rpush(keys.failed, *records)
-                        pipe.incrby(keys.stat("failed"), len(records))
-                    await pipe.execute()
-                    return jobs
-                except redis_errors.WatchError:
-                    continue
 
     # ------------------------------------------------------------------ 6. stats and failures
 
@@ -635,7 +368,7 @@ class RedisBackend(Backend):
 
     @translate_errors
     async def failures(self, start: int, stop: int) -> list[str]:
-        return [_text(r) for r in await self._client.lrange(self._keys.failed, start, stop)]
+        return [text(r) for r in await self._client.lrange(self._keys.failed, start, stop)]
 
     @translate_errors
     async def failures_after(self, cursor: str | None, limit: int) -> tuple[list[str], str]:
@@ -648,7 +381,7 @@ class RedisBackend(Backend):
         reply = await self._scripts.failures_after(
             keys=[self._keys.failed], args=[position, int(limit), *anchors]
         )
-        page = [_text(r) for r in reply[1]]
+        page = [text(r) for r in reply[1]]
         return page, f"{int(reply[0])}:{dumps(page[-_ANCHORS:] if page else anchors)}"
 
     @translate_errors
@@ -688,53 +421,13 @@ class RedisBackend(Backend):
         batch: list[str | bytes] = []
         async for key in self._scan(""):
             batch.append(key)
-            if len(batch) >= _SCAN_COUNT:
+            if len(batch) >= SCAN_COUNT:
                 await self._client.unlink(*batch)
                 batch = []
         if batch:
             await self._client.unlink(*batch)
 
     # ------------------------------------------------------------------ helpers
-
-    async def _members_named(self, pipe: Any, name: str) -> set[str]:
-        """The workers-set members whose name is ``name``, by SSCAN MATCH ``<name>:*`` (and
-        the bare name): the server filters, so cleaning one worker never transfers or parses
-        the whole set. ``pipe`` is a pipeline in WATCH mode, so the reads are watched."""
-        found: set[str] = set()
-        pattern = glob_escape(name) + ":*"
-        cursor: int | str = 0
-        while True:
-            cursor, chunk = await pipe.sscan(
-                self._keys.workers, cursor, match=pattern, count=_SCAN_COUNT
-            )
-            found.update(m for m in map(_text, chunk) if WorkerId.parse(m).name == name)
-            if int(cursor) == 0:
-                break
-        if await pipe.sismember(self._keys.workers, name):
-            found.add(name)
-        return found
-
-    async def _publish_command(self) -> str:
-        """What the scripts publish a push with: ``"PUBLISH"`` here; a Redis Cluster backend
-        answers ``"SPUBLISH"`` when it uses sharded pub/sub (:mod:`taskcore_redis.cluster`)."""
-        return "PUBLISH"
-
-    async def _scan(self, start: str) -> AsyncIterator[str | bytes]:
-        """Keys named ``<ns>:<start>*`` (SCAN MATCH, COUNT 1000); a cluster scans the one node
-        holding the namespace's slot."""
-        async for key in self._client.scan_iter(match=self._keys.pattern(start), count=_SCAN_COUNT):
-            yield key
-
-    async def _scan_values(self, start: str) -> dict[str, str]:
-        """``{key: value}`` of string keys named ``<ns>:<start>*``; others are left out."""
-        keys = [_text(k) async for k in self._scan(start)]
-        values: dict[str, str] = {}
-        for i in range(0, len(keys), _SCAN_COUNT):
-            chunk = keys[i : i + _SCAN_COUNT]
-            for key, raw in zip(chunk, await self._client.mget(chunk), strict=True):
-                if raw is not None:
-                    values[key] = _text(raw)
-        return values
 
 
 def _failures_cursor(cursor: str | None) -> tuple[int, list[str]]:
