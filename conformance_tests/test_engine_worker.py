@@ -252,6 +252,9 @@ async def test_perform_hooks_can_skip_a_job_and_clear_its_error(backend: Backend
     assert (stats["processed"], stats["failed"]) == (2, 1)
     assert await backend.failure_count() == 1
     assert [args[2] for args in log.args("success")] == ["done", None]
+    # the skip is an event of its own, so logs and metrics need not guess it
+    [(queue_name, skipped, duration)] = log.args("skipped")
+    assert (queue_name, skipped.args, duration >= 0) == ("math", ["blocked"], True)
     assert await backend.current_job(worker.worker_id) is None
 
 

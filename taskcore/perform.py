@@ -305,6 +305,7 @@ class JobRunner:
             job.class_name, queue, job.args, definition, worker.queue, worker=worker
         )
         if not await self._perform(context):
+            worker.emit("skipped", queue, job, loop.time() - started)
             return Outcome.skipped()
         duration = loop.time() - started
         if context.error is None:

@@ -34,7 +34,8 @@ Loop contract:
 Events (``worker.on(name, handler)``), durations in seconds: ``start(now)``, ``end(now)``,
 ``poll(queues)`` (the comma-joined queues of one reserve attempt), ``job(queue, job)``,
 ``success(queue, job, result, duration)``, ``failure(queue, job, error, duration)`` (``job`` is
-None for a malformed payload), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)``,
+None for a malformed payload), ``skipped(queue, job, duration)`` (a before_perform hook
+stopped the job), ``error(error, queue, job)``, ``pause()``, ``ping(seconds)``,
 ``reregistered(now)``, ``crash(error)`` and ``re_enqueue(queue, job, info)`` (emitted by the
 Retry plugin).
 

@@ -23,11 +23,9 @@ attribute, a dict of stable fields (``event``, ``worker``, ``queue``, ``class``,
 in seconds, ``error``, ...) that the JSON format writes as keys. Job args and results are
 logged only with ``Settings.log_job_args``; the class, queue and a failure's error always.
 
-The scheduler lines follow the scheduler's own events (``leader_lost`` and ``poll_done``
-included), so they are exact. Derived from the worker's events (it has none for them):
-``skipped`` is a ``job`` followed by no outcome before the worker's next
-``poll``/``pause``/``end``; an outage ends at the next worker ``pause``/``job``/``ping`` or
-scheduler ``poll``/``leader``.
+The worker and scheduler lines follow their own events (``skipped``, ``leader_lost`` and
+``poll_done`` included), so they are exact. Derived from the events: an outage ends at the next
+worker ``pause``/``job``/``ping`` or scheduler ``poll``/``leader``.
 """
 
 from __future__ import annotations
@@ -155,11 +153,10 @@ class WorkerLog:
         self.job_args = job_args
         self.name = name
         self.outage = outage or OutageTracker()
-        self._taken: dict[str, tuple[str, Any]] = {}
 
     def attach(self, subscribe: Subscribe) -> None:
         """Subscribe to every worker event (``subscribe``: the emitter's ``on``)."""
-        for event in ("start", "end", "poll", "job", "success", "failure", "error"):
+        for event in ("start", "end", "poll", "job", "success", "failure", "skipped", "error"):
             subscribe(event, self._handler(event))
         for event in ("pause", "ping", "re_enqueue"):
             subscribe(event, self._handler(event))
@@ -192,18 +189,11 @@ class WorkerLog:
             call += f"({clean(', '.join(dumps(a) for a in fields['args']))})"
         return f"{call} on {clean(fields['queue'])!r}"
 
-    def _settle(self, worker: str) -> None:
-        """A job taken with no outcome event before this point was skipped."""
-        taken = self._taken.pop(worker, None)
-        if taken is not None:
-            fields = self._job_fields(worker, *taken)
-            _emit(
-                worker_log,
-                self.levels["skipped"],
-                "skipped",
-                f"{self._describe(fields)} skipped by a before_perform hook (worker {worker})",
-                fields,
-            )
+    def _on_skipped(self, worker: str, queue: str, job: Any, duration: float) -> None:
+        fields = self._job_fields(worker, queue, job)
+        fields["duration"] = round(duration, 6)
+        message = f"{self._describe(fields)} skipped by a before_perform hook (worker {worker})"
+        _emit(worker_log, self.levels["skipped"], "skipped", message, fields)
 
     def _active(self, worker: str) -> None:
         self.outage.ok(f"worker {worker}")
@@ -219,18 +209,15 @@ class WorkerLog:
         )
 
     def _on_end(self, worker: str, now: float) -> None:
-        self._settle(worker)
         _emit(worker_log, self.levels["end"], "end", f"worker {worker} stopped", {"worker": worker})
 
     def _on_poll(self, worker: str, queues: str) -> None:
-        self._settle(worker)
         message = f"worker {worker} polling {clean(queues) or '(no queues)'}"
         _emit(
             worker_log, self.levels["poll"], "poll", message, {"worker": worker, "queues": queues}
         )
 
     def _on_pause(self, worker: str) -> None:
-        self._settle(worker)
         self._active(worker)
         _emit(
             worker_log, self.levels["pause"], "pause", f"worker {worker} idle", {"worker": worker}
@@ -244,13 +231,11 @@ class WorkerLog:
 
     def _on_job(self, worker: str, queue: str, job: Any) -> None:
         self._active(worker)
-        self._taken[worker] = (queue, job)
         fields = self._job_fields(worker, queue, job)
         message = f"worker {worker} took {self._describe(fields)}"
         _emit(worker_log, self.levels["job"], "job", message, fields)
 
     def _on_success(self, worker: str, queue: str, job: Any, result: Any, duration: float) -> None:
-        self._taken.pop(worker, None)
         fields = self._job_fields(worker, queue, job)
         fields["duration"] = round(duration, 6)
         message = f"{self._describe(fields)} succeeded in {duration * 1000:.1f} ms"
@@ -262,7 +247,6 @@ class WorkerLog:
     def _on_failure(
         self, worker: str, queue: str, job: Any, error: BaseException, duration: float
     ) -> None:
-        self._taken.pop(worker, None)
         fields = self._job_fields(worker, queue, job)
         fields.update(duration=round(duration, 6), error=_error_text(error))
         fields["error_class"] = type(error).__name__
@@ -273,7 +257,6 @@ class WorkerLog:
         _emit(worker_log, self.levels["failure"], "failure", message, fields, error)
 
     def _on_re_enqueue(self, worker: str, queue: str, job: Any, info: Any) -> None:
-        self._taken.pop(worker, None)
         fields = self._job_fields(worker, queue, job)
         info = info if isinstance(info, dict) else {}
         error = info.get("error")

@@ -59,8 +59,7 @@ WORKER_LOGGING: dict[str, str] = {
     "ping": "debug",
     "multi_worker_action": "debug",
 }
-"""Default level of each worker and pool event (``skipped`` is derived: a ``job`` with no
-outcome event before the worker's next poll)."""
+"""Default level of each worker and pool event."""
 
 SCHEDULER_LOGGING: dict[str, str] = {
     "start": "info",
