@@ -152,7 +152,7 @@ class Queries:
 
     # $2 exclusive lower bound (NULL: from the first), $3 limit. A loose index scan over
     # (ns, ts, id): one index probe per distinct second returned, however many jobs each holds.
-    DELAYED_TIMESTAMPS_PAGE = """
+    _SECONDS_PAGE = """
         WITH RECURSIVE page (ts, n) AS (
             (SELECT ts, 1 FROM {s}.tc_delayed
              WHERE ns = $1 AND ts > coalesce($2::bigint, -9223372036854775808)
@@ -161,22 +161,21 @@ class Queries:
             SELECT nxt.ts, page.n + 1 FROM page CROSS JOIN LATERAL (
                 SELECT ts FROM {s}.tc_delayed WHERE ns = $1 AND ts > page.ts
                 ORDER BY ts LIMIT 1) AS nxt
-            WHERE page.n < $3)
+            WHERE page.n < $3)"""
+
+    DELAYED_TIMESTAMPS_PAGE = (
+        _SECONDS_PAGE
+        + """
         SELECT ts FROM page ORDER BY ts"""
+    )
 
     # As DELAYED_TIMESTAMPS_PAGE, with each second's payloads in scheduling order.
-    DELAYED_PAGE = """
-        WITH RECURSIVE page (ts, n) AS (
-            (SELECT ts, 1 FROM {s}.tc_delayed
-             WHERE ns = $1 AND ts > coalesce($2::bigint, -9223372036854775808)
-             ORDER BY ts LIMIT 1)
-            UNION ALL
-            SELECT nxt.ts, page.n + 1 FROM page CROSS JOIN LATERAL (
-                SELECT ts FROM {s}.tc_delayed WHERE ns = $1 AND ts > page.ts
-                ORDER BY ts LIMIT 1) AS nxt
-            WHERE page.n < $3)
+    DELAYED_PAGE = (
+        _SECONDS_PAGE
+        + """
         SELECT d.ts, d.payload FROM page
         JOIN {s}.tc_delayed AS d ON d.ns = $1 AND d.ts = page.ts ORDER BY d.ts, d.id"""
+    )
 
     DELAYED_AT = "SELECT payload FROM {s}.tc_delayed WHERE ns = $1 AND ts = $2 ORDER BY id"
 
