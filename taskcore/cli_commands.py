@@ -47,7 +47,10 @@ async def cmd_metrics(args: argparse.Namespace) -> int:
     from taskcore.ops.commands import metrics_command
 
     app = storage_app(args)
-    return await metrics_command(app, args.host, args.port)
+    try:
+        return await metrics_command(app, args.host, args.port)
+    except ImportError as exc:  # the optional extra is not installed: one line saying so
+        raise ConfigError(str(exc)) from exc
 
 
 async def cmd_failed(args: argparse.Namespace) -> int:

@@ -456,3 +456,17 @@ def test_info_shows_an_undecodable_current_job_as_such_in_text_and_json(
     table = capsys.readouterr().out
     assert re.search(r"host:7 +math +undecodable current-job record: not json \{", table)
     assert "workers:  1 registered, 0 busy, 0 idle" in table
+
+
+def test_metrics_without_its_optional_extra_is_one_line_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # as on an install without 'taskcore[metrics]': prometheus_client cannot be imported
+    monkeypatch.setitem(sys.modules, "prometheus_client", None)
+    monkeypatch.delitem(sys.modules, "taskcore.ops.metrics", raising=False)
+    assert main(["metrics", "--port", "0"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        "taskcore: error: taskcore metrics need prometheus_client: "
+        "pip install 'taskcore[metrics]'"
+    )
