@@ -35,6 +35,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
+from taskcore.events import install_stop_signals, remove_stop_signals
+
 __all__ = ["SUPERVISED_ENV", "Supervisor", "watch_supervisor"]
 
 logger = logging.getLogger("taskcore.supervisor")
@@ -82,18 +84,12 @@ class Supervisor:
     async def run(self) -> int:
         """Start the children, supervise them until a stop signal (or :meth:`stop`) or a crash
         loop, stop them, and return the exit status (0 clean, 1 otherwise)."""
-        loop = asyncio.get_running_loop()
-        installed: list[signal.Signals] = []
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self.stop)
-                installed.append(signum)
+        installed = install_stop_signals(self.stop)
         try:
             slots = [asyncio.create_task(self._keep(slot)) for slot in range(self.processes)]
             codes = await asyncio.gather(*slots)
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            remove_stop_signals(installed)
         return 1 if self._failed or any(code != 0 for code in codes) else 0
 
     def stop(self) -> None:

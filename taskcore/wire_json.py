@@ -1,9 +1,10 @@
 """JSON as JavaScript writes it, and a reader that refuses anything it cannot trust.
 
 Writing (:func:`write_json`) follows ``JSON.stringify``: compact, insertion order, non-ASCII
-left raw, lone surrogates escaped as ``\\udXXX`` (ES2019 well-formed stringify), and every float
-printed by ECMAScript's Number::toString (:func:`js_number`). Python ints stay exact integers.
-Anything JSON cannot carry raises :class:`~taskcore.errors.InvalidArgument` naming its path.
+left raw, a lone surrogate escaped as ``\\u`` and its four hex digits (ES2019 well-formed
+stringify), and every float printed by ECMAScript's Number::toString (:func:`js_number`).
+Python ints stay exact integers. Anything JSON cannot carry raises
+:class:`~taskcore.errors.InvalidArgument` naming its path.
 
 Reading (:func:`read_json`) takes ``str | bytes`` of any content and returns a value or raises
 :class:`~taskcore.errors.MalformedPayload`; nothing else escapes (``MemoryError`` aside).
