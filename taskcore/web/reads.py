@@ -154,11 +154,11 @@ async def delayed_page(queue: Queue, number: int, size: int) -> tuple[Page, list
     each with every job due then."""
     stamps = await queue.backend.delayed_timestamps()
     page = make_page(number, size, len(stamps))
-    rows = []
-    for ts in stamps[page.start : page.stop + 1]:
-        raws = await queue.backend.delayed_at(ts)
-        if raws:
-            rows.append(DelayedRow(ts, [job_row(i, raw) for i, raw in enumerate(raws)]))
+    if page.start >= len(stamps):
+        return page, []
+    # the page's timestamps with their jobs in one round trip, not one per timestamp
+    listed = await queue.backend.delayed_page(stamps[page.start] - 1, size)
+    rows = [DelayedRow(ts, [job_row(i, raw) for i, raw in enumerate(raws)]) for ts, raws in listed]
     return page, rows
 
 
@@ -292,9 +292,8 @@ async def overview(queue: Queue) -> dict[str, Any]:
     stamps = await queue.backend.delayed_timestamps()
     delayed: int | None = None
     if len(stamps) <= DELAYED_COUNT_LIMIT:
-        delayed = 0
-        for ts in stamps:
-            delayed += len(await queue.backend.delayed_at(ts))
+        page = await queue.backend.delayed_page(None, DELAYED_COUNT_LIMIT)  # one round trip
+        delayed = sum(len(payloads) for _, payloads in page)
     rows = await workers(queue)
     stats = await queue.stats()
     return {
