@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from taskcore import codec
@@ -261,11 +261,11 @@ async def workers(queue: Queue) -> list[WorkerRow]:
         started = await queue.backend.worker_started(worker)
         base = WorkerRow(worker.name, worker.queues_str, started, pings.get(worker.name))
         if isinstance(current, str):
-            rows.append(_replace(base, error=current))
+            rows.append(replace(base, error=current))
         elif current is not None:
             since = codec.parse_date(current.run_at)
             rows.append(
-                _replace(
+                replace(
                     base,
                     job=job_row(0, current.payload, current.queue),
                     run_at=display(current.run_at, 100),
@@ -275,12 +275,6 @@ async def workers(queue: Queue) -> list[WorkerRow]:
         else:
             rows.append(base)
     return rows
-
-
-def _replace(row: WorkerRow, **changes: Any) -> WorkerRow:
-    values = {name: getattr(row, name) for name in WorkerRow.__slots__}
-    values.update(changes)
-    return WorkerRow(**values)
 
 
 async def overview(queue: Queue) -> dict[str, Any]:
