@@ -36,6 +36,7 @@ from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterPubSub
 
 from taskcore.backend import QueueWakeUp
+from taskcore_redis.access import text
 from taskcore_redis.keys import glob_escape
 
 __all__ = ["PushListener"]
@@ -52,10 +53,6 @@ def keyspace_lists_enabled(flags: str) -> bool:
 
 
 _RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
-
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _close_quietly(pubsub: PubSub) -> None:
@@ -118,7 +115,7 @@ class PushListener:
             return None  # CONFIG refused (a managed server): poll instead
         values = list(config.values()) if isinstance(config, dict) else []
         flags = values[0] if values and isinstance(values[0], str | bytes) else ""
-        if not keyspace_lists_enabled(_text(flags)):
+        if not keyspace_lists_enabled(text(flags)):
             return None
         db = self._client.connection_pool.connection_kwargs.get("db", 0)
         return f"__keyspace@{db}__:{self._queue_prefix}"
@@ -154,7 +151,7 @@ class PushListener:
             while needed:
                 message = await self._next(pubsub, _SUBSCRIBE_CONFIRM_TIMEOUT, confirmations=True)
                 if message is not None:
-                    kind = _text(message["type"])
+                    kind = text(message["type"])
                     needed.discard("subscribe" if kind == "ssubscribe" else kind)
         self._keyspace = keyspace
         for watcher in self._watchers:
@@ -188,13 +185,13 @@ class PushListener:
                 continue
             if message is None:
                 continue
-            kind = _text(message["type"])
+            kind = text(message["type"])
             if kind in ("message", "smessage"):
-                queue = _text(message["data"])
+                queue = text(message["data"])
             elif kind == "pmessage" and self._keyspace is not None:
-                if _text(message["data"]) not in _LIST_PUSH_EVENTS:
+                if text(message["data"]) not in _LIST_PUSH_EVENTS:
                     continue  # a pop, a trim or a delete: nothing new to work
-                queue = _text(message["channel"])[len(self._keyspace) :]
+                queue = text(message["channel"])[len(self._keyspace) :]
             else:
                 continue
             for watcher in list(self._watchers):
