@@ -128,3 +128,23 @@ async def test_hostile_payloads_are_recorded_and_the_worker_goes_on(
     finally:
         await worker.end()
     assert await backend.list_workers() == []
+
+
+@pytest.mark.parametrize("name", ["not JSON", "JSON not an object", "deep nesting"])
+async def test_a_hostile_payload_held_when_the_worker_ends_is_a_readable_failure(
+    backend: Backend, name: str
+) -> None:
+    payload = CATALOGUE[name]
+    clock = FakeClock()
+    worker = Worker(backend, {}, queues=["math"], name="host:2", timeout=30.0, clock=clock)
+    await worker.start()
+    try:
+        # Left in its current-job record, as when recording its outcome failed at the end.
+        await backend.push("held", payload)
+        assert await backend.reserve(["held"], worker.worker_id, clock.now()) is not None
+    finally:
+        await worker.end()
+    records = await backend.failures(0, -1)
+    assert len(records) == 1
+    assert _payload_in(records[0], payload), "the payload cannot be read back from the record"
+    assert codec.decode_failure(records[0]).exception == "WorkerShutdown"

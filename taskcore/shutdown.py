@@ -102,11 +102,13 @@ async def record_last_outcome(
 
 def orphan_failure(worker: str, current: CurrentJob, now: float) -> str:
     """The failure record (encoded) of ``current``, left in ``worker``'s current-job record
-    when it ended at ``now`` (unix seconds) before the job's outcome could be recorded."""
+    when it ended at ``now`` (unix seconds) before the job's outcome could be recorded. The
+    payload is embedded losslessly (:func:`taskcore.codec.embed_payload`): a hostile one held
+    when the worker ended still gives a readable record."""
     return codec.encode_failure(
         worker=worker,
         queue=current.queue,
-        payload=current.payload,
+        payload=codec.embed_payload(current.payload),
         exception="WorkerShutdown",
         error="the worker ended before the job's outcome could be recorded",
         backtrace=[f"worker {worker} ended", "worker#end", "taskcore"],
