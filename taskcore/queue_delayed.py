@@ -78,6 +78,19 @@ class DelayedJobsMixin(QueueBase):
                 return stamps
             cursor = page[-1]
 
+    async def delayed_count(self) -> int:
+        """How many delayed jobs there are, read in pages of 1,000 timestamps
+        (:meth:`~taskcore.backend.Backend.delayed_page`, a round trip each, not one per
+        timestamp): not one atomic snapshot."""
+        count = 0
+        after: int | None = None
+        while True:
+            page = await self.backend.delayed_page(after, _DELAYED_BATCH)
+            count += sum(len(payloads) for _, payloads in page)
+            if len(page) < _DELAYED_BATCH:
+                return count
+            after = page[-1][0]
+
     async def delayed_at(self, timestamp_ms: float) -> tuple[list[codec.Job], int]:
         """The jobs scheduled at the second ``timestamp_ms`` rounds to, and that second
         (a payload that is not a resque job as a :class:`~taskcore.malformed.MalformedJob`)."""

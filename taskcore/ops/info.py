@@ -96,9 +96,7 @@ async def gather(queue: Queue, now: float | None = None) -> dict[str, Any]:
             "leader": await queue.leader(),
         }
     stamps = await queue.backend.delayed_timestamps()
-    count = 0
-    for ts in stamps:
-        count += len(await queue.backend.delayed_at(ts))
+    count = await queue.delayed_count()
     oldest = min(stamps, default=None)
     data["delayed"] = {"count": count, "timestamps": len(stamps), "oldest_due": oldest}
     status = {name: worker_state(record, now) for name, record in data["workers"].items()}

@@ -92,10 +92,9 @@ async def read_storage(queue: Queue) -> StorageSnapshot:
         snap.round_trip = time.perf_counter() - started
         for name in (await queue.queues())[:MAX_QUEUES]:
             snap.queues[name] = await queue.length(name)
-        stamps = await queue.backend.delayed_timestamps()
-        snap.oldest_due = min(stamps, default=None)
-        for ts in stamps:
-            snap.delayed += len(await queue.backend.delayed_at(ts))
+        first = await queue.backend.delayed_timestamps_page(None, 1)
+        snap.oldest_due = first[0] if first else None
+        snap.delayed = await queue.delayed_count()
         try:
             working = await queue.all_working_on()
         except MalformedPayload:
