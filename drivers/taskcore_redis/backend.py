@@ -283,9 +283,11 @@ class RedisBackend(DelayedMethods, WorkerMethods, Backend):
     async def wake_up(self, queues: Sequence[str]) -> WakeUp:
         """A watcher fed by this backend's single pub/sub subscription (opened on first use).
 
-        Pushes by taskcore (push, promote_due, retry_failure) notify within milliseconds; jobs
-        enqueued by node-resque, which does not publish, are found by the caller's poll
-        fallback when :meth:`WakeUp.wait` times out.
+        Pushes by taskcore (push, promote_due, retry_failure) notify within milliseconds. Jobs
+        enqueued by node-resque or Ruby resque, which do not publish, wake watchers as fast when
+        the server has keyspace notifications for lists on (``notify-keyspace-events Kl``,
+        detected; see :mod:`taskcore_redis.wakeup`), and are otherwise found by the caller's
+        poll (``poll_interval``) when :meth:`WakeUp.wait` times out.
         """
         return await self._listener.watch(queues)
 
