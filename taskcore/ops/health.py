@@ -268,7 +268,7 @@ class HealthChecker:
 
     async def _delayed(self, queue: Queue, now: float) -> Check:
         limit = self.settings.health.delayed_overdue_warn
-        stamps = await queue.backend.delayed_timestamps()
+        stamps = await queue.backend.delayed_timestamps_page(None, 1)  # the oldest only
         if not stamps:
             return Check("delayed", "ok", "no delayed jobs", None)
         overdue = now - stamps[0]
