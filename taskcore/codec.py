@@ -71,15 +71,11 @@ def dumps(value: Any) -> str:
     return write_json(value, strict=False)
 
 
-def _quote(raw: str | bytes) -> str:
-    return quote_raw(raw)
-
-
 def _loads_object(raw: str | bytes, what: str, max_depth: int = MAX_DEPTH) -> dict[str, Any]:
     value = read_json(raw, what, max_depth=max_depth)
     if not isinstance(value, dict):
         raise MalformedPayload(
-            f"{what} must be a JSON object, got {_json_type(value)}: {_quote(raw)}. "
+            f"{what} must be a JSON object, got {_json_type(value)}: {quote_raw(raw)}. "
             "Remove it from storage or fix its producer."
         )
     return value
@@ -147,13 +143,13 @@ def _job_from(obj: dict[str, Any], default_queue: str, raw: str | bytes, what: s
     cls = obj.get("class")
     if not isinstance(cls, str) or not cls:
         raise MalformedPayload(
-            f'{what} has no "class" string: {_quote(raw)}. Every resque job needs '
+            f'{what} has no "class" string: {quote_raw(raw)}. Every resque job needs '
             '{"class", "queue", "args"}: remove it from storage or fix its producer.'
         )
     queue = obj.get("queue", default_queue)
     if not isinstance(queue, str):
         raise MalformedPayload(
-            f'{what} has a non-string "queue": {_quote(raw)}. '
+            f'{what} has a non-string "queue": {quote_raw(raw)}. '
             "Remove it from storage or fix its producer."
         )
     args = obj.get("args")
@@ -161,7 +157,7 @@ def _job_from(obj: dict[str, Any], default_queue: str, raw: str | bytes, what: s
         args = []
     if not isinstance(args, list):
         raise MalformedPayload(
-            f'{what} has "args" that is {_json_type(args)}, not an array: {_quote(raw)}. '
+            f'{what} has "args" that is {_json_type(args)}, not an array: {quote_raw(raw)}. '
             "resque passes args as a JSON array: remove it from storage or fix its producer."
         )
     return Job(cls, queue, args)
@@ -239,7 +235,7 @@ def decode_current_job(raw: str | bytes, worker: WorkerId) -> CurrentJob:
     payload_obj = obj.get("payload")
     if not isinstance(payload_obj, dict):
         raise MalformedPayload(
-            f"current-job record has no payload object: {_quote(text)}. "
+            f"current-job record has no payload object: {quote_raw(text)}. "
             "Remove it from storage or fix its producer."
         )
     marker = '"payload":'
@@ -346,7 +342,7 @@ def decode_failure(raw: str | bytes) -> Failure:
     payload = obj.get("payload")
     if not isinstance(payload, dict):
         raise MalformedPayload(
-            f"failure record has no payload object: {_quote(text)}. "
+            f"failure record has no payload object: {quote_raw(text)}. "
             "Remove it from storage or fix its producer."
         )
     backtrace = obj.get("backtrace")
@@ -376,7 +372,7 @@ def decode_ping(raw: str | bytes, name: str = "") -> WorkerPing:
     time = obj.get("time")
     if not isinstance(time, int | float) or isinstance(time, bool):
         raise MalformedPayload(
-            f"worker ping has no numeric time: {_quote(raw)}. "
+            f"worker ping has no numeric time: {quote_raw(raw)}. "
             "Remove it from storage or fix its producer."
         )
     return WorkerPing(str(obj.get("name") or name), str(obj.get("queues", "")), int(time))
