@@ -239,8 +239,8 @@ class Worker(EventEmitter):
         """
         self.request_stop()
         self._hurry.set()
-        if self._ending is None and self._loop_task is not None:
-            self._ending = asyncio.ensure_future(self._end())
+        if self._loop_task is not None:
+            self._begin_end()
 
     async def end(self) -> None:
         """Stop gracefully and unregister; idempotent, concurrent calls share one shutdown.
@@ -251,9 +251,14 @@ class Worker(EventEmitter):
         is removed (any job still in its current-job record goes to the failed list). Never
         raises for the loop's or storage's errors: they were emitted (``crash``, ``error``).
         """
+        await asyncio.shield(self._begin_end())
+
+    def _begin_end(self) -> asyncio.Future[None]:
+        """The one shutdown :meth:`end`, :meth:`stop_now` and a signal share; started on the
+        first call."""
         if self._ending is None:
             self._ending = asyncio.ensure_future(self._end())
-        await asyncio.shield(self._ending)
+        return self._ending
 
     async def run_until_stopped(self) -> None:
         """:meth:`start`, wait for :meth:`request_stop` (or a signal), then :meth:`end`."""
@@ -300,8 +305,7 @@ class Worker(EventEmitter):
 
     def _on_signal(self) -> None:
         self.request_stop()
-        if self._ending is None:
-            self._ending = asyncio.ensure_future(self._end())
+        self._begin_end()
 
     # ------------------------------------------------------------------ the loop
 
