@@ -37,12 +37,12 @@ from typing import TYPE_CHECKING, Any
 
 from taskcore import codec
 from taskcore.backend import Outcome, Reservation
+from taskcore.clock import Clock, StorageClock, SystemClock
 from taskcore.errors import JobTimeout, UnknownJob
 from taskcore.jobs import PerformFn
 from taskcore.plugins.base import HookContext, run_hooks
 
 if TYPE_CHECKING:
-    from taskcore.clock import Clock
     from taskcore.worker import Worker
 
 __all__ = [
@@ -219,8 +219,6 @@ async def absorb_cancellation(task: asyncio.Task[Any]) -> None:
 
 def _start_timer(clock: Clock, seconds: float, callback: Callable[[], None]) -> Callable[[], None]:
     """Call ``callback`` after ``seconds`` on ``clock``; returns what cancels the timer."""
-    from taskcore.clock import StorageClock, SystemClock
-
     base = clock.base if isinstance(clock, StorageClock) else clock
     if isinstance(base, SystemClock):
         return asyncio.get_running_loop().call_later(max(0.0, seconds), callback).cancel
@@ -336,7 +334,6 @@ class JobRunner:
         try:
             proceed = await self._invoke(context)
         except asyncio.CancelledError:
-            self._owner = None
             if not self._cancel_requested or owner.uncancel() > 0:
                 self._cancel_requested = False
                 raise  # the caller itself is being cancelled
