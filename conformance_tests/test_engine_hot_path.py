@@ -23,6 +23,19 @@ def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
     return Worker(backend, jobs, **options)
 
 
+async def start_on(
+    backend: Backend, jobs: Jobs, clock: FakeClock, enqueue: list[str]
+) -> tuple[Worker, EventLog]:
+    """Enqueue the jobs named in ``enqueue`` (in order) on "hot", then start a worker on it."""
+    queue = Queue(backend, jobs, clock=clock)
+    for name in enqueue:
+        await queue.enqueue("hot", name)
+    worker = make_worker(backend, jobs, clock=clock)
+    log = EventLog(worker)
+    await worker.start()
+    return worker, log
+
+
 async def failures(backend: Backend) -> list[tuple[str, str | None]]:
     records = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
     return [(f.job.class_name, f.exception) for f in records]
@@ -47,12 +60,7 @@ async def test_a_job_runs_in_the_worker_task_and_its_timeout_cancels_only_the_jo
     jobs = Jobs()
     jobs.register("hangs", hangs, timeout=30)
     jobs.register("quick", quick, timeout=30)
-    queue = Queue(backend, jobs, clock=clock)
-    await queue.enqueue("hot", "hangs")
-    await queue.enqueue("hot", "quick")
-    worker = make_worker(backend, jobs, clock=clock)
-    log = EventLog(worker)
-    await worker.start()
+    worker, log = await start_on(backend, jobs, clock, ["hangs", "quick"])
     try:
         await asyncio.wait_for(started.wait(), WAIT)
         await until_sleeping(clock, 2)  # the heartbeat and the job's timeout timer
@@ -117,12 +125,7 @@ async def test_a_job_that_swallows_its_cancellation_keeps_its_outcome_and_the_wo
     jobs = Jobs()
     jobs.register("stubborn", stubborn, timeout=5)
     jobs.register("quick", quick)
-    queue = Queue(backend, jobs, clock=clock)
-    await queue.enqueue("hot", "stubborn")
-    await queue.enqueue("hot", "quick")
-    worker = make_worker(backend, jobs, clock=clock)
-    log = EventLog(worker)
-    await worker.start()
+    worker, log = await start_on(backend, jobs, clock, ["stubborn", "quick"])
     try:
         await asyncio.wait_for(started.wait(), WAIT)
         await until_sleeping(clock, 2)
