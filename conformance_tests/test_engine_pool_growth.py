@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from typing import Any
 
 from conformance_tests.engine_support import EventLog
 from taskcore.backend import Backend
@@ -19,6 +20,17 @@ from taskcore.worker import Worker
 MAX = 4
 
 
+def burst_pool(backend: Backend, jobs: Jobs, **options: Any) -> MultiWorker:
+    """A pool of 1 to :data:`MAX` workers on "burst" with no periodic check during a test
+    (``check_interval`` of an hour): only work arriving can grow it."""
+    options.setdefault("queues", ["burst"])
+    options.setdefault("timeout", 30.0)
+    options.setdefault("check_interval", 3600.0)
+    options.setdefault("min_workers", 1)
+    options.setdefault("max_workers", MAX)
+    return MultiWorker(backend, jobs, **options)
+
+
 async def test_work_arriving_at_an_idle_pool_grows_it_without_waiting_for_a_check(
     backend: Backend,
 ) -> None:
@@ -27,16 +39,11 @@ async def test_work_arriving_at_an_idle_pool_grows_it_without_waiting_for_a_chec
     async def hold() -> None:
         await full.wait()
 
-    pool = MultiWorker(
+    pool = burst_pool(
         backend,
         Jobs({"hold": hold}),
         name="pool:3",
-        queues=["burst"],
-        timeout=30.0,
-        check_interval=3600.0,  # no periodic check during the test: only work can grow it
         max_event_loop_delay=3600.0,  # about reacting to work, not about a blocked loop
-        min_workers=1,
-        max_workers=MAX,
     )
     log = EventLog(pool)
     await pool.start()
@@ -60,16 +67,7 @@ async def test_work_arriving_while_the_loop_is_blocked_does_not_grow_the_pool(
     async def blocking() -> None:
         time.sleep(0.05)  # noqa: ASYNC251 -- the point: a job that blocks the loop
 
-    pool = MultiWorker(
-        backend,
-        Jobs({"blocking": blocking}),
-        name="pool:4",
-        queues=["burst"],
-        timeout=30.0,
-        check_interval=3600.0,
-        min_workers=1,
-        max_workers=MAX,
-    )
+    pool = burst_pool(backend, Jobs({"blocking": blocking}), name="pool:4")
     log = EventLog(pool)
     await pool.start()
     try:
