@@ -32,6 +32,7 @@ from taskcore.codec import encode_current_job, js_date, js_round
 from taskcore.errors import BackendError, ConfigError, InvalidArgument
 from taskcore.urls import check_url, is_keyword_dsn
 from taskcore_postgres import schema as schema_mod
+from taskcore_postgres.batch import BatchKey, ReserveBatcher, ReserveCall
 from taskcore_postgres.connections import NATIVE_ERRORS, PostgresConnections
 from taskcore_postgres.dsn import keyword_dsn_to_url
 from taskcore_postgres.notify import NotificationHub
@@ -58,6 +59,10 @@ def _member_key(worker: WorkerId) -> bytes:
     return hashlib.sha256(worker.member.encode()).digest()
 
 
+def _batch_key(queues: Sequence[str], worker: WorkerId) -> BatchKey:
+    return (tuple(queues), worker.queues)
+
+
 def _like_prefix(prefix: str) -> str:
     escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped + "%"
@@ -71,8 +76,11 @@ class PostgresBackend(PostgresConnections, Backend):
     borrowed from it). ``namespace`` is the ``ns`` key column of every row; ``schema`` is the
     PostgreSQL schema holding the tables (default ``taskcore``, created on :meth:`open`).
     ``min_size``/``max_size`` size the pool this backend creates (connections open on demand,
-    up to one per concurrent call: the default 20 matches the worker pool's default maximum);
-    other ``options`` go to
+    up to one per concurrent call: the default 20 matches the worker pool's default maximum).
+    ``reserve_statements`` caps the reserve statements this backend runs at once: the reserve
+    calls of its workers made meanwhile wait and go together in the next one, one commit for
+    all (:mod:`taskcore_postgres.batch`; the default 2 keeps the server busy while a batch
+    gathers). Other ``options`` go to
     :func:`asyncpg.create_pool` (for example ``server_settings={"synchronous_commit": "off"}``,
     ``command_timeout``, ``statement_cache_size=0`` behind PgBouncer in transaction mode).
     """
@@ -92,9 +100,16 @@ class PostgresBackend(PostgresConnections, Backend):
         schema: str | None = None,
         min_size: int = 1,
         max_size: int = 20,
+        reserve_statements: int = 2,
         **options: Any,
     ) -> None:
         self.namespace = namespace
+        if not isinstance(reserve_statements, int) or reserve_statements < 1:
+            raise ConfigError(
+                f"reserve_statements must be a whole number of at least 1, got "
+                f"{reserve_statements!r}; 2 (the default) suits most pools"
+            )
+        self._batcher = ReserveBatcher(self._execute_batch, reserve_statements)
         self.schema = schema if schema is not None else schema_mod.DEFAULT_SCHEMA
         try:
             quoted = schema_mod.quote_ident(self.schema)
@@ -141,6 +156,7 @@ class PostgresBackend(PostgresConnections, Backend):
         """Stop the listener, give held connections back and close the pool this backend
         created. Idempotent."""
         await self._hub.aclose()
+        await self._batcher.aclose()
         await self.vacuum.aclose()
         self._opened = False
         await self._release_idle()
@@ -177,17 +193,74 @@ class PostgresBackend(PostgresConnections, Backend):
         payloads = [payload for _, payload in jobs]
         await self._execute(self._sql.PUSH_MANY, queues, payloads, self.channel)
 
-    async def _reserve(
+    async def _execute_batch(
+        self, key: BatchKey, calls: Sequence[ReserveCall]
+    ) -> list[Reservation | None]:
+        """Run the reserve statement for ``calls`` (the one-worker statement for one call),
+        again for those left without a job while it reports jobs it could not take
+        (:mod:`taskcore_postgres.reserve_sql`); each outcome is recorded by the first attempt,
+        later ones are plain reserves."""
+        if len(calls) == 1:
+            call = calls[0]
+            return [await self._reserve_one(key[0], call.worker, call.now, call.outcome)]
+        queues, worker_queues = key
+        results: list[Reservation | None] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        first = True
+        for _ in range(_RESERVE_ATTEMPTS):
+            keys, members, names, joined, run_ats, seconds = [], [], [], [], [], []
+            finishing: list[bool] = []
+            failures: list[str | None] = []
+            counters: list[str] = []
+            for index in todo:
+                call = calls[index]
+                worker = call.worker
+                keys.append(_member_key(worker))
+                members.append(worker.member)
+                names.append(worker.name)
+                joined.append(worker.queues_str)
+                run_ats.append(js_date(call.now))
+                seconds.append(js_round(call.now))
+                outcome = call.outcome if first else None
+                finishing.append(outcome is not None)
+                failures.append(None if outcome is None else outcome.failure_record)
+                if outcome is not None:
+                    counters.extend(outcome.stat_deltas(worker.name))
+            rows = await self._fetch(
+                self._sql.RESERVE_MANY,
+                keys,
+                members,
+                names,
+                joined,
+                run_ats,
+                seconds,
+                finishing,
+                failures,
+                counters,
+                list(worker_queues),
+                list(queues),
+            )
+            first = False
+            missed = []
+            for index, row in zip(todo, rows, strict=True):
+                if row[1] is not None:
+                    results[index] = Reservation(row[0], row[1])
+                    self.vacuum.reserved()
+                else:
+                    missed.append(index)
+            if not missed or not rows[0][2]:
+                break
+            todo = missed
+        return results
+
+    async def _reserve_one(
         self,
         queues: Sequence[str],
         worker: WorkerId,
         now: float,
         finished: Outcome | None,
     ) -> Reservation | None:
-        """Run the reserve statement, retrying while it reports jobs it could not take.
-
-        The statement also registers ``worker`` again (ping at ``now``) when it is missing
-        from the workers (:meth:`Queries.reserve`)."""
+        """One worker's reserve statement, retried while it reports jobs it could not take."""
         base: list[Any] = [
             worker.member,
             worker.name,
@@ -199,8 +272,7 @@ class PostgresBackend(PostgresConnections, Backend):
             list(queues),
         ]
         if finished is not None:
-            deltas = finished.stat_deltas(worker.name)
-            base += [list(deltas), finished.failure_record]
+            base += [sorted(finished.stat_deltas(worker.name)), finished.failure_record]
         for _ in range(_RESERVE_ATTEMPTS):
             sql = self._sql.RESERVE if finished is None else self._sql.COMPLETE_AND_RESERVE
             row = await self._fetchrow(sql, *base)
@@ -219,25 +291,29 @@ class PostgresBackend(PostgresConnections, Backend):
     async def reserve(
         self, queues: Sequence[str], worker: WorkerId, now: float
     ) -> Reservation | None:
+        """Reserve the next job for ``worker``; the call may share one statement with those of
+        the other workers of this backend (:mod:`taskcore_postgres.batch`). It also
+        registers ``worker`` again (ping at ``now``) when it is missing from the workers."""
         if not queues:
             return None
-        return await self._reserve(queues, worker, now, None)
+        return await self._batcher.submit(_batch_key(queues, worker), worker, now, None)
 
     async def complete(self, worker: WorkerId, outcome: Outcome) -> None:
         deltas = outcome.stat_deltas(worker.name)
         await self._execute(
-            self._sql.COMPLETE, _member_key(worker), list(deltas), outcome.failure_record
+            self._sql.COMPLETE, _member_key(worker), sorted(deltas), outcome.failure_record
         )
 
     async def complete_and_reserve(
         self, worker: WorkerId, outcome: Outcome, queues: Sequence[str], now: float
     ) -> Reservation | None:
         """One statement: counters, failure record, current job cleared and the next job
-        reserved and recorded (the merged cycle of the reference design, part 4.4)."""
+        reserved and recorded (the merged cycle of the reference design, part 4.4), shared
+        with other workers' calls as :meth:`reserve`."""
         if not queues:
             await self.complete(worker, outcome)
             return None
-        return await self._reserve(queues, worker, now, outcome)
+        return await self._batcher.submit(_batch_key(queues, worker), worker, now, outcome)
 
     async def queue_length(self, queue: str) -> int:
         return int(await self._fetchval(self._sql.QUEUE_LENGTH, queue))

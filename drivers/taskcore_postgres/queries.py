@@ -14,12 +14,11 @@ time); lock expiry uses the database clock ``now()``.
 
 from __future__ import annotations
 
+from taskcore_postgres.reserve_sql import BUMP as _BUMP
+from taskcore_postgres.reserve_sql import SHARD as _SHARD
+from taskcore_postgres.reserve_sql import reserve_many_statement, reserve_statement
+
 __all__ = ["Queries"]
-
-# The counter shard a connection writes: stable per connection, spread across connections.
-_SHARD = "(pg_backend_pid() % 16)::smallint"
-
-_BUMP = "ON CONFLICT (ns, name, shard) DO UPDATE SET value = c.value + EXCLUDED.value"
 
 # An expired lock row reads as absent everywhere.
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
@@ -110,7 +109,8 @@ class Queries:
         SELECT count(*) FROM gone"""
 
     # ------------------------------------------------------------------ worker cycle
-    # RESERVE and COMPLETE_AND_RESERVE are rendered per schema: see _reserve_statement().
+    # RESERVE, COMPLETE_AND_RESERVE and RESERVE_MANY are rendered per schema: see
+    # taskcore_postgres.reserve_sql.
 
     # $2 member key, $3 counter names to bump by 1, $4 failure record or NULL
     COMPLETE = f"""
@@ -421,86 +421,6 @@ class Queries:
                 setattr(self, name, rendered)
                 if name in self.READ_ONLY:
                     self.reads.add(rendered)
-        self.RESERVE = _reserve_statement(quoted_schema, complete_first=False)
-        self.COMPLETE_AND_RESERVE = _reserve_statement(quoted_schema, complete_first=True)
-
-
-def _reserve_statement(s: str, *, complete_first: bool) -> str:
-    """The reserve statement (``complete_first``: the complete-and-reserve one) for schema
-    ``s``. Its text, hence its plan, is the same whatever the number of queues.
-
-    Parameters: ``$1`` namespace, ``$2`` member, ``$3`` worker name, ``$4`` worker queues
-    (text[]), ``$5`` run_at, ``$6`` now in whole seconds, ``$7`` the worker's queues joined with
-    ``","``, ``$8`` the member key (sha256 of the member), ``$9`` the queues to reserve from
-    (text[], priority order); with ``complete_first`` also ``$10`` counter names to bump and
-    ``$11`` the failure record (or NULL).
-
-    One statement: the queue list is unnested in order and, per queue, a lateral
-    ``(SELECT .. ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)`` probes its head under
-    ``LIMIT 1`` (a nested loop in the array's order: queues after the first hit are never
-    probed), then the DELETE .. RETURNING of the chosen job and one upsert of the worker's row.
-    A worker whose row is missing or not registered (a scheduler cleaned it while it was alive,
-    or it never registered) is registered in the same statement, hit or miss: its row gets
-    ``registered``, ``started`` when it had none, and its ping is set to ``$6``; so
-    ``clean_worker`` and ``stale_workers`` see whatever it reserves. A registered worker's
-    empty reserve writes nothing. Rows: ``(queue, payload, NULL)`` for a reserved job,
-    otherwise one ``(NULL, NULL, retry)`` row where ``retry`` says jobs were visible but all
-    skipped or raced away, so an immediate second attempt may succeed.
-    """
-    parts = [
-        "absent AS (SELECT NOT EXISTS (SELECT 1 FROM "
-        f"{s}.tc_workers WHERE ns = $1 AND member_key = $8 AND registered) AS yes)",
-        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
-        "SELECT $1, $3, $7, $6 FROM absent WHERE absent.yes "
-        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
-    ]
-    if complete_first:
-        parts.append(
-            f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
-            "SELECT $1, $11::text WHERE $11::text IS NOT NULL)"
-        )
-        parts.append(
-            f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
-            f"SELECT $1, n, {_SHARD}, 1 FROM unnest($10::text[]) AS n {_BUMP})"
-        )
-    parts.append(
-        "pick AS MATERIALIZED (SELECT h.queue, h.id "
-        "FROM unnest($9::text[]) WITH ORDINALITY AS q (name, pos) "
-        f"CROSS JOIN LATERAL (SELECT queue, id FROM {s}.tc_jobs "
-        "WHERE ns = $1 AND queue = q.name ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS h "
-        "LIMIT 1)"
-    )
-    parts.append(
-        f"job AS (DELETE FROM {s}.tc_jobs AS j USING pick "
-        "WHERE j.ns = $1 AND j.queue = pick.queue AND j.id = pick.id "
-        "RETURNING j.queue, j.payload)"
-    )
-    # One upsert records the reserved job, clears the finished one (complete_first: a row
-    # cannot be updated twice in one statement) and registers a missing worker. On a miss
-    # (EXCLUDED.job_payload NULL) a plain reserve keeps whatever job the row holds.
-    if complete_first:
-        keep = "EXCLUDED.job_{col}"
-        needed = f"OR EXISTS (SELECT 1 FROM {s}.tc_workers WHERE ns = $1 AND member_key = $8)"
-    else:
-        keep = "CASE WHEN EXCLUDED.job_payload IS NULL THEN w.job_{col} ELSE EXCLUDED.job_{col} END"
-        needed = ""
-    sets = ", ".join(f"job_{c} = {keep.format(col=c)}" for c in ("queue", "payload", "run_at"))
-    parts.append(
-        f"cur AS (INSERT INTO {s}.tc_workers AS w (ns, member_key, member, name, queues, "
-        "registered, started, job_queue, job_payload, job_run_at) "
-        "SELECT $1, $8, $2, $3, $4::text[], true, $6::bigint, job.queue, job.payload, "
-        "CASE WHEN job.queue IS NULL THEN NULL ELSE $5::text END "
-        "FROM absent LEFT JOIN job ON true "
-        f"WHERE job.queue IS NOT NULL OR absent.yes {needed}"
-        " ON CONFLICT (ns, member_key) DO UPDATE SET registered = true, "
-        f"started = coalesce(w.started, EXCLUDED.started), {sets})"
-    )
-    return (
-        "WITH "
-        + ",\n     ".join(parts)
-        + "\nSELECT queue, payload, NULL::boolean AS retry FROM job"
-        + "\nUNION ALL"
-        + f"\nSELECT NULL, NULL, EXISTS (SELECT 1 FROM {s}.tc_jobs "
-        + "WHERE ns = $1 AND queue = ANY($9::text[]))"
-        + "\nWHERE NOT EXISTS (SELECT 1 FROM job)"
-    )
+        self.RESERVE = reserve_statement(quoted_schema, complete_first=False)
+        self.COMPLETE_AND_RESERVE = reserve_statement(quoted_schema, complete_first=True)
+        self.RESERVE_MANY = reserve_many_statement(quoted_schema)
