@@ -28,6 +28,10 @@ success, so enqueueing costs nothing and wake-up paths count alike. Scenarios:
   pgqueuer installed; a benchmark-only dependency, never one of taskcore's): compared with
   taskcore's default pool on PostgreSQL. Left out when no such Python is given.
 * ``idle latency``: enqueue-to-start p50 with one idle worker (ms; lower is better).
+* ``redis round trip us``, ``postgres commit ms``: the machine's floors, measured in the same
+  rounds (a PING on one connection; a durable one-row INSERT): a shared machine's speed moves
+  by 2-3x between days, so the per-job cost beyond one round trip and the latency in commits
+  are printed beside the absolute figures.
 
 ``--soak N`` runs one Redis worker and one PostgreSQL worker (``--soak-drivers``) over N jobs
 each (in batches) and prints the process's RSS every 10% of the way, to show it stays flat.
@@ -48,6 +52,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from redis.asyncio import Redis
 
 from benchmarks.bench import bench_latency
@@ -305,6 +310,38 @@ async def idle_latency(driver: str) -> float:
         await backend.aclose()
 
 
+async def redis_round_trip_us(_: int, *, calls: int = 2000) -> float:
+    """The machine's floor for one Redis worker's step: mean us of a PING on one
+    redis.asyncio connection (the client taskcore's Redis driver uses)."""
+    client = Redis.from_url(redis_url(), single_connection_client=True)
+    try:
+        await client.ping()
+        started = time.perf_counter()
+        for _ in range(calls):
+            await client.ping()
+        return (time.perf_counter() - started) / calls * 1e6
+    finally:
+        await client.aclose()
+
+
+async def postgres_commit_ms(_: int, *, commits: int = 200) -> float:
+    """The machine's floor for a PostgreSQL job cycle: median ms of a durable one-row INSERT
+    (its own transaction, so one WAL flush) on one asyncpg connection."""
+    conn = await asyncpg.connect(_spec("postgres").url())
+    table = f"bench_commit_{uuid.uuid4().hex[:8]}"
+    try:
+        await conn.execute(f"CREATE TABLE {table} (x int)")
+        times: list[float] = []
+        for n in range(commits):
+            started = time.perf_counter()
+            await conn.execute(f"INSERT INTO {table} VALUES ($1)", n)
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+    finally:
+        await conn.execute(f"DROP TABLE IF EXISTS {table}")
+        await conn.close()
+
+
 # ---------------------------------------------------------------------------- the run
 
 PAIRS: list[tuple[str, str | None]] = [
@@ -332,6 +369,8 @@ def scenarios() -> dict[str, Scenario]:
         "tc memory pool": lambda n: taskcore_local(n, driver="memory", pool=True),
         "idle p50 ms redis": lambda _: idle_latency("redis"),
         "idle p50 ms postgres": lambda _: idle_latency("postgres"),
+        "redis round trip us": redis_round_trip_us,
+        "postgres commit ms": postgres_commit_ms,
     }
 
 
@@ -343,7 +382,7 @@ def render(jobs: int, rounds: int, results: dict[str, list[float]]) -> str:
         "|---|---|---|",
     ]
     for name, values in results.items():
-        digits = 2 if " ms " in f" {name} " else 0  # latencies in ms, rates in jobs/s
+        digits = 2 if " ms " in f" {name} " else 0  # latencies in ms, rates in jobs/s, us
         shown = ", ".join(f"{v:,.{digits}f}" for v in values)
         lines.append(f"| {name} | {med[name]:,.{max(digits, 1)}f} | {shown} |")
     lines += ["", "| ratio | value |", "|---|---|"]
@@ -351,7 +390,20 @@ def render(jobs: int, rounds: int, results: dict[str, list[float]]) -> str:
         if theirs is not None and mine in med and theirs in med:
             lines.append(f"| {mine} / {theirs} | {med[mine] / med[theirs]:.2f}x |")
     if "tc redis 1 worker" in med:
-        lines.append(f"| tc redis 1 worker, us per job | {1e6 / med['tc redis 1 worker']:.0f} |")
+        per_job = 1e6 / med["tc redis 1 worker"]
+        lines.append(f"| tc redis 1 worker, us per job | {per_job:.0f} |")
+        if "redis round trip us" in med:
+            # The machine's speed cancels out: the per-job cost against its one round trip.
+            beyond = per_job - med["redis round trip us"]
+            lines.append(f"| tc redis 1 worker, us per job beyond one round trip | {beyond:.0f} |")
+    for driver, floor in (("redis", "redis round trip us"), ("postgres", "postgres commit ms")):
+        latency = f"idle p50 ms {driver}"
+        if latency in med and floor in med:
+            unit = 1000 if floor.endswith(" us") else 1
+            lines.append(
+                f"| {latency} / {floor.rsplit(' ', 1)[0]} | "
+                f"{med[latency] * unit / med[floor]:.1f}x |"
+            )
     return "\n".join(lines)
 
 

@@ -39,6 +39,7 @@ from functools import partial
 from typing import Any
 
 from conformance_tests.drivers import DRIVERS, DriverSpec, connect_driver
+from conformance_tests.helpers import flushed
 from taskcore import codec
 from taskcore.backend import Backend, WorkerId
 from taskcore.errors import TaskcoreError
@@ -67,13 +68,8 @@ async def _chunked(calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
 @contextlib.asynccontextmanager
 async def _fresh(spec: DriverSpec, url: str) -> AsyncIterator[Backend]:
     """An open backend on a namespace of its own, flushed and closed on exit."""
-    backend = connect_driver(spec, f"scale-{uuid.uuid4().hex[:8]}", url)
-    await backend.open()
-    try:
+    async with flushed(connect_driver(spec, f"scale-{uuid.uuid4().hex[:8]}", url)) as backend:
         yield backend
-    finally:
-        await backend.flush()
-        await backend.aclose()
 
 
 async def _schedule(backend: Backend, count: int, start: int) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from taskcore.backend import Backend, CurrentJob, WorkerId
 from taskcore.codec import encode_failure, encode_job
 
-__all__ = ["NOW", "TcpProxy", "failure_for", "job", "worker"]
+__all__ = ["NOW", "TcpProxy", "failure_for", "flushed", "job", "worker"]
+
+B = TypeVar("B", bound=Backend)
 
 NOW = 1_800_000_000.0
 """A fixed ``now`` (unix seconds, in 2027): far from the wall clock, so a driver that reads its
@@ -107,3 +110,14 @@ class TcpProxy:
                 writer.write(data)
                 await writer.drain()
         writer.transport.abort()
+
+
+@contextlib.asynccontextmanager
+async def flushed(backend: B) -> AsyncIterator[B]:
+    """``backend`` opened, then flushed and closed on exit (a test's private namespace)."""
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.flush()
+        await backend.aclose()

@@ -467,6 +467,5 @@ def test_metrics_without_its_optional_extra_is_one_line_saying_what_to_install(
     assert main(["metrics", "--port", "0"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == (
-        "taskcore: error: taskcore metrics need prometheus_client: "
-        "pip install 'taskcore[metrics]'"
+        "taskcore: error: taskcore metrics need prometheus_client: pip install 'taskcore[metrics]'"
     )

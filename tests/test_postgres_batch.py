@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 
 from conformance_tests import servers
+from conformance_tests.helpers import flushed
 from taskcore.backend import Outcome, Reservation, WorkerId
 from taskcore.errors import BackendError, ConfigError
 from taskcore_postgres import PostgresBackend
@@ -190,15 +191,12 @@ def test_reserve_statements_must_be_a_positive_whole_number() -> None:
 
 @pytest.fixture
 async def backend() -> AsyncIterator[PostgresBackend]:
-    b = PostgresBackend(
-        servers.postgres_dsn(), namespace=f"batch-{uuid.uuid4().hex[:8]}", reserve_statements=1
-    )
-    await b.open()
-    try:
+    async with flushed(
+        PostgresBackend(
+            servers.postgres_dsn(), namespace=f"batch-{uuid.uuid4().hex[:8]}", reserve_statements=1
+        )
+    ) as b:
         yield b
-    finally:
-        await b.flush()
-        await b.aclose()
 
 
 @pytest.mark.postgres

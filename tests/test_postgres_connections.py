@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from conformance_tests import servers
+from conformance_tests.helpers import flushed
 from taskcore_postgres import PostgresBackend
 
 pytestmark = pytest.mark.postgres
@@ -23,13 +24,10 @@ def dsn() -> str:
 
 @pytest.fixture
 async def backend(dsn: str) -> AsyncIterator[PostgresBackend]:
-    b = PostgresBackend(dsn, namespace=f"conn-{uuid.uuid4().hex[:8]}", max_size=2)
-    await b.open()
-    try:
+    async with flushed(
+        PostgresBackend(dsn, namespace=f"conn-{uuid.uuid4().hex[:8]}", max_size=2)
+    ) as b:
         yield b
-    finally:
-        await b.flush()
-        await b.aclose()
 
 
 async def test_more_concurrent_calls_than_the_pool_size_all_complete(

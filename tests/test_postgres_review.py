@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from conformance_tests import servers
+from conformance_tests.helpers import flushed
 from taskcore.backend import CurrentJob, WorkerId
 from taskcore.errors import ConfigError
 from taskcore_postgres import PostgresBackend
@@ -33,13 +34,8 @@ async def namespace() -> str:
 
 @pytest.fixture
 async def backend(dsn: str, namespace: str) -> AsyncIterator[PostgresBackend]:
-    b = PostgresBackend(dsn, namespace=namespace, max_size=2)
-    await b.open()
-    try:
+    async with flushed(PostgresBackend(dsn, namespace=namespace, max_size=2)) as b:
         yield b
-    finally:
-        await b.flush()
-        await b.aclose()
 
 
 def _run_elsewhere(

@@ -11,6 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from conformance_tests.engine_support import WAIT, EventLog
+from conformance_tests.helpers import flushed
 from conformance_tests.servers import redis_url
 from taskcore import codec
 from taskcore.worker import Worker
@@ -23,13 +24,8 @@ JOBS = 200
 
 @pytest.fixture
 async def backend() -> AsyncIterator[RedisBackend]:
-    b = from_url(redis_url(), namespace=f"chan-{uuid.uuid4().hex[:8]}")
-    await b.open()
-    try:
+    async with flushed(from_url(redis_url(), namespace=f"chan-{uuid.uuid4().hex[:8]}")) as b:
         yield b
-    finally:
-        await b.flush()
-        await b.aclose()
 
 
 async def _clients_named(admin: Redis, name: str) -> list[dict[str, str]]:
