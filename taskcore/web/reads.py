@@ -4,8 +4,9 @@ Every record read from storage is hostile: it may not be JSON, may not be a resq
 hold bytes that are not UTF-8 (lone surrogates, see ``Capabilities.binary_payloads``) or be
 huge. Each reader here decodes record by record, so one unreadable record becomes a row showing
 its raw text (:func:`display`) instead of an error that hides the whole page. Raw records are
-read through ``queue.backend`` (the Backend protocol, never a driver) because the Queue's list
-methods decode a whole page at once and raise on the first bad record.
+read through ``queue.backend`` (the Backend protocol, never a driver): the page needs each
+record's exact text, to show an unreadable one as it is and to name every one by its digest
+(below), not only the decoded job the Queue's list methods give.
 
 Records are identified in forms by :func:`digest` (a hash of their exact bytes) plus their
 index, so an action never hits a different record after the list shifted under the user.
