@@ -143,10 +143,7 @@ class PostgresBackend(PostgresConnections, Backend):
                 await schema_mod.ensure_schema(conn, self.schema)
         except NATIVE_ERRORS as exc:
             await self._close_pool()
-            mapped = self._translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            self._raise_translated(exc)
         except RuntimeError as exc:
             await self._close_pool()
             raise BackendError(str(exc)) from exc
@@ -348,10 +345,7 @@ class PostgresBackend(PostgresConnections, Backend):
         try:
             return await self._hub.subscribe(queues)
         except NATIVE_ERRORS as exc:
-            mapped = self._translate(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            self._raise_translated(exc)
 
     # ------------------------------------------------------------------ 3. delayed jobs
 

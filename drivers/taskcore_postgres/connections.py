@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import asyncpg
 
@@ -130,6 +130,13 @@ class PostgresConnections:
                 f"{type(exc).__name__}: {exc}"
             )
         return None
+
+    def _raise_translated(self, exc: BaseException) -> NoReturn:
+        """Raise the taskcore error for native ``exc`` (from it), or ``exc`` itself."""
+        mapped = self._translate(exc)
+        if mapped is None:
+            raise exc
+        raise mapped from exc
 
     def _mapped(self, exc: BaseException) -> BaseException:
         """What a call raises for ``exc``: the taskcore error for a native one, else ``exc``."""
