@@ -11,6 +11,9 @@ Curves:
 
 * ``reserve ms vs queues``: one empty reserve by a worker of n explicit queues (n = 1..5,000;
   the worker registers first, so a 5,000-queue worker must be able to start).
+* ``wildcard list+reserve vs known queues``: what a wildcard worker pays to find a job: list
+  its queues (``queues_to_work``) and reserve over them, with one job waiting in the last of n
+  known queues (n = 1..5,000; the others empty).
 * ``idle poll ms vs delayed``: a leader's scheduler poll (nothing due, ten live workers) with
   n delayed jobs stored in the future (after the first poll, which sweeps every heartbeat).
 * ``stuck pass ms/worker``: one stuck-worker pass cleaning n dead workers, per worker.
@@ -44,6 +47,7 @@ from taskcore import codec
 from taskcore.backend import Backend, WorkerId
 from taskcore.errors import TaskcoreError
 from taskcore.queue import Queue
+from taskcore.queue_order import queues_to_work
 from taskcore.scheduler import Scheduler
 
 PAGE = 50
@@ -106,6 +110,29 @@ async def reserve_vs_queues(backend: Backend, sizes: list[int], rounds: int) -> 
         except TaskcoreError as exc:  # e.g. a worker the storage cannot register
             print(f"  ({n} queues: {type(exc).__name__}: {str(exc)[:100]})", flush=True)
             out.append(float("nan"))
+    return out
+
+
+async def wildcard_vs_queues(backend: Backend, sizes: list[int], rounds: int) -> list[float]:
+    out = []
+    worker = WorkerId("scale:wild", ("*",))
+    payload = codec.encode_job("noop", "w", [])
+    known = 0
+    for n in sizes:
+        names = [f"w{i:05d}" for i in range(n)]
+        if n > known:  # make names[known:n] known, then empty again
+            await backend.push_many([(name, payload) for name in names[known:]])
+            await _chunked([partial(_reserve, backend, [name], worker) for name in names[known:]])
+            known = n
+        times = []
+        for _ in range(rounds):
+            await backend.push(names[-1], payload)
+            start = time.perf_counter()
+            queues = await queues_to_work(backend, None)
+            found = await backend.reserve(queues, worker, time.time())
+            times.append((time.perf_counter() - start) * 1000)
+            assert found is not None, "the waiting job was not found"
+        out.append(statistics.median(times))
     return out
 
 
@@ -234,6 +261,8 @@ async def run(drivers: list[str], full: bool, rounds: int) -> None:
         print(f"{spec.id} (medians of {rounds}, ms)", flush=True)
         async with _fresh(spec, url) as backend:
             _row("reserve vs queues", queues, await reserve_vs_queues(backend, queues, rounds))
+        async with _fresh(spec, url) as backend:
+            _row("wildcard vs known queues", queues, await wildcard_vs_queues(backend, queues, 5))
         _row(
             "idle poll vs delayed", delayed, await idle_poll_vs_delayed(spec, url, delayed, rounds)
         )

@@ -96,6 +96,19 @@ class WireRedisContract:
         assert await raw.smembers("queues") == {"math"}
         assert await raw.keys() == {"queue:math", "queues"}
 
+    async def test_queues_with_jobs_sees_foreign_pushes_and_skips_keys_that_are_not_lists(
+        self, backend: Backend, raw: Raw
+    ) -> None:
+        # node-resque's enqueue: SADD queues + RPUSH, no taskcore script involved.
+        await raw.client.sadd(raw.key("queues"), "from-node", "not-a-list", "emptied")
+        await raw.client.rpush(raw.key("queue:from-node"), ADD)
+        await raw.client.set(raw.key("queue:not-a-list"), "a hand-written string")
+        # A blank name's key skips the blank part, as node-resque names it: "<ns>:queue".
+        await raw.client.sadd(raw.key("queues"), " ")
+        await raw.client.rpush(raw.key("queue"), ADD)
+        assert await backend.queues_with_jobs() == [" ", "from-node"]
+        assert await backend.queue_length(" ") == 1
+
     async def test_delete_queue_removes_list_and_set_member(
         self, backend: Backend, raw: Raw
     ) -> None:

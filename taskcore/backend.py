@@ -206,6 +206,20 @@ class Backend(abc.ABC):
     async def list_queues(self) -> list[str]:
         """Names of known queues, sorted. A queue stays known while empty until deleted."""
 
+    async def queues_with_jobs(self, *, all_up_to: int = 0) -> list[str]:
+        """Names of the known queues holding at least one job now, sorted as
+        :meth:`list_queues`; or every known queue, empty ones too, when at most ``all_up_to``
+        are known. One call gives a wildcard worker its queues either way
+        (:func:`taskcore.queue_order.queues_to_work`). Jobs any producer pushed count (a
+        node-resque ``RPUSH`` too): the answer is read from the queues, not kept beside them.
+
+        The default asks :meth:`queue_length` of each known queue; drivers override it with
+        one round trip."""
+        known = await self.list_queues()
+        if len(known) <= all_up_to:
+            return known
+        return [q for q in known if await self.queue_length(q) > 0]
+
     @abc.abstractmethod
     async def delete_queue(self, queue: str) -> int:
         """Delete every job of ``queue`` and forget the queue; returns the jobs deleted."""

@@ -346,6 +346,7 @@ class Worker(EventEmitter):
         assert self._wake is not None
         while not self._stop.is_set():
             reservation: Reservation | None = None
+            relisted = False
             try:
                 if in_doubt:
                     pending, reservation, held = await self._recover(pending, held)
@@ -358,6 +359,7 @@ class Worker(EventEmitter):
                     ):
                         listed_at = self.clock.now()
                         queues = await queues_to_work(self.backend, self._queues)
+                        relisted = True
                     self._wake.arm()
                     if queues is not polled:
                         polled, polled_text = queues, ",".join(queues)
@@ -378,6 +380,10 @@ class Worker(EventEmitter):
                 backoff = min(backoff * 2, _MAX_BACKOFF, self.timeout)
                 continue
             backoff = 0.1
+            if reservation is None and self.wildcard and not relisted:
+                # Its list ran dry; queues it left out (empty when listed) may hold jobs now.
+                queues = None
+                continue
             if reservation is None:
                 self.emit("pause")
                 await wait_idle(self._wake, self.idle_wait, self._stop)

@@ -335,6 +335,9 @@ class PostgresBackend(PostgresConnections, Backend):
     async def list_queues(self) -> list[str]:
         return [r[0] for r in await self._fetch(self._sql.LIST_QUEUES)]
 
+    async def queues_with_jobs(self, *, all_up_to: int = 0) -> list[str]:
+        return [r[0] for r in await self._fetch(self._sql.QUEUES_WITH_JOBS, all_up_to)]
+
     async def delete_queue(self, queue: str) -> int:
         return int(await self._fetchval(self._sql.DELETE_QUEUE, queue))
 

@@ -103,6 +103,24 @@ class Queries:
     # COLLATE "C": code-point order, the order Python's sorted() gives the other drivers.
     LIST_QUEUES = 'SELECT name FROM {s}.tc_queues WHERE ns = $1 ORDER BY name COLLATE "C"'
 
+    # $2 up to how many known queues all are listed. Past it, a loose index scan of the jobs'
+    # primary key (ns, queue, id): one probe per queue that holds jobs, however many queues
+    # are known or jobs wait.
+    QUEUES_WITH_JOBS = """
+        WITH RECURSIVE known AS (SELECT count(*) AS n FROM {s}.tc_queues WHERE ns = $1),
+             q (name) AS (
+                 (SELECT queue FROM {s}.tc_jobs
+                  WHERE ns = $1 AND (SELECT n FROM known) > $2 ORDER BY queue LIMIT 1)
+                 UNION ALL
+                 SELECT (SELECT queue FROM {s}.tc_jobs WHERE ns = $1 AND queue > q.name
+                         ORDER BY queue LIMIT 1)
+                 FROM q WHERE q.name IS NOT NULL)
+        SELECT name FROM (
+            SELECT name FROM q WHERE name IS NOT NULL
+            UNION ALL
+            SELECT name FROM {s}.tc_queues WHERE ns = $1 AND (SELECT n FROM known) <= $2
+        ) AS listed ORDER BY name COLLATE "C\""""
+
     DELETE_QUEUE = """
         WITH gone AS (DELETE FROM {s}.tc_jobs WHERE ns = $1 AND queue = $2 RETURNING 1),
              known AS (DELETE FROM {s}.tc_queues WHERE ns = $1 AND name = $2)
@@ -398,6 +416,7 @@ class Queries:
             "LIST_WORKERS",
             "WORKER_STARTED",
             "CURRENT_JOB",
+            "QUEUES_WITH_JOBS",
             "CURRENT_JOBS",
             "WORKER_PINGS",
             "REGISTERED_PINGS",

@@ -12,12 +12,14 @@ a delayed job leaves no empty list or zset member behind; key enumeration uses `
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from taskcore.backend import (
     Backend,
@@ -268,6 +270,20 @@ class RedisBackend(DelayedMethods, WorkerMethods, Backend):
     @translate_errors
     async def list_queues(self) -> list[str]:
         return sorted(text(q) for q in await self._client.smembers(self._keys.queues))
+
+    @translate_errors
+    async def queues_with_jobs(self, *, all_up_to: int = 0) -> list[str]:
+        """One script (``queues_with_jobs.lua``): the queues set walked on the server. A key
+        that is not a list (a foreign write) counts as empty, as LPOP would find no job."""
+        found, unsure = await self._scripts.queues_with_jobs(
+            keys=[self._keys.queues], args=[self._keys.prefix, all_up_to]
+        )
+        names = [text(name) for name in found]
+        for name in map(text, unsure):  # blank-looking names: keyed by Keys.queue's rule
+            with contextlib.suppress(ResponseError):
+                if await self._client.llen(self._keys.queue(name)) > 0:
+                    names.append(name)
+        return sorted(names)
 
     @translate_errors
     async def delete_queue(self, queue: str) -> int:

@@ -45,3 +45,4 @@ class Scripts:
         self.increment_lock = load("increment_lock")
         self.retry_failure = load("retry_failure")
         self.failures_after = load("failures_after")
+        self.queues_with_jobs = load("queues_with_jobs")
