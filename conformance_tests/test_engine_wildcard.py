@@ -26,24 +26,6 @@ pytestmark = pytest.mark.asyncio
 MANY = WILDCARD_ALL_KNOWN_UP_TO + 20
 
 
-async def test_queues_with_jobs_lists_the_known_queues_holding_jobs_in_list_order(
-    backend: Backend,
-) -> None:
-    await backend.push_many([("b", job(1)), ("a", job(2)), ("Z", job(3)), ("Z", job(4))])
-    await backend.push("emptied", job(5))
-    await backend.reserve(["emptied"], worker("host:1", "emptied"), NOW)
-
-    assert await backend.list_queues() == ["Z", "a", "b", "emptied"]
-    assert await backend.queues_with_jobs() == ["Z", "a", "b"]
-    assert await backend.queues_with_jobs(all_up_to=3) == ["Z", "a", "b"]
-    assert await backend.queues_with_jobs(all_up_to=4) == ["Z", "a", "b", "emptied"]
-    await backend.delete_queue("a")
-    await backend.reserve(["Z"], worker("host:2", "Z"), NOW)
-    assert await backend.queues_with_jobs() == ["Z", "b"]
-    await backend.flush()
-    assert await backend.queues_with_jobs() == []
-
-
 async def _known_empty_queues(backend: Backend, count: int) -> list[str]:
     """``count`` queues that are known (pushed to once) and empty again."""
     names = [f"q{n:03d}" for n in range(count)]

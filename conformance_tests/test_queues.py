@@ -246,6 +246,23 @@ class QueueContract:
             name, job(1, name)
         )
 
+    async def test_queues_with_jobs_lists_the_known_queues_holding_jobs_in_list_order(
+        self, backend: Backend
+    ) -> None:
+        await backend.push_many([("b", job(1)), ("a", job(2)), ("Z", job(3)), ("Z", job(4))])
+        await backend.push("emptied", job(5))
+        await backend.reserve(["emptied"], worker("host:1", "emptied"), NOW)
+
+        assert await backend.list_queues() == ["Z", "a", "b", "emptied"]
+        assert await backend.queues_with_jobs() == ["Z", "a", "b"]
+        assert await backend.queues_with_jobs(all_up_to=3) == ["Z", "a", "b"]
+        assert await backend.queues_with_jobs(all_up_to=4) == ["Z", "a", "b", "emptied"]
+        await backend.delete_queue("a")
+        await backend.reserve(["Z"], worker("host:2", "Z"), NOW)
+        assert await backend.queues_with_jobs() == ["Z", "b"]
+        await backend.flush()
+        assert await backend.queues_with_jobs() == []
+
 
 class TestQueues(QueueContract):
     pass
