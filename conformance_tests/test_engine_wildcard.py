@@ -26,6 +26,17 @@ pytestmark = pytest.mark.asyncio
 MANY = WILDCARD_ALL_KNOWN_UP_TO + 20
 
 
+async def _run_until(worker: Worker, successes: int) -> EventLog:
+    """Start ``worker``, wait for ``successes`` jobs, end it; what it emitted."""
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success", count=successes)
+    finally:
+        await worker.end()
+    return log
+
+
 async def _known_empty_queues(backend: Backend, count: int) -> list[str]:
     """``count`` queues that are known (pushed to once) and empty again."""
     names = [f"q{n:03d}" for n in range(count)]
@@ -51,12 +62,7 @@ async def test_a_wildcard_worker_over_many_queues_reserves_from_those_holding_jo
 
     assert await queues_to_work(backend, None) == ["q010", "q050", "q100"]
     w = Worker(backend, Jobs({"note": note}), queues="*", name="wild:1", timeout=60.0)
-    log = EventLog(w)
-    await w.start()
-    try:
-        await log.wait_for("success", count=3)
-    finally:
-        await w.end()
+    log = await _run_until(w, 3)
     assert ran == ["q010", "q050", "q100"]  # priority (name) order kept
     assert log.args("poll")[0] == ("q010,q050,q100",)
     assert len(names) == MANY
@@ -86,12 +92,7 @@ async def test_a_wildcard_worker_lists_again_when_its_list_runs_dry(
     w = Worker(
         backend, Jobs({"first": first, "later": later}), queues="*", name="wild:2", timeout=60.0
     )
-    log = EventLog(w)
-    await w.start()
-    try:
-        await log.wait_for("success", count=2)
-    finally:
-        await w.end()
+    await _run_until(w, 2)
     assert ran == ["first", "later"]
 
 

@@ -55,11 +55,17 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_calls_made_while_statements_run_share_the_next_one() -> None:
+async def _blocked() -> tuple[Script, ReserveBatcher, asyncio.Future[Reservation | None]]:
+    """A batcher of one statement slot, taken by host:0's call (running until released)."""
     script = Script()
     batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    first = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
+    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
     await _settle()
+    return script, batcher, blocker
+
+
+async def test_calls_made_while_statements_run_share_the_next_one() -> None:
+    script, batcher, first = await _blocked()
     rest = [
         asyncio.ensure_future(batcher.submit(KEY, _worker(n), 1.0, Outcome.success()))
         for n in range(1, 6)
@@ -87,10 +93,7 @@ async def test_an_idle_call_runs_at_once_by_itself() -> None:
 
 
 async def test_calls_for_other_queues_never_share_a_statement() -> None:
-    script = Script()
-    batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
-    await _settle()
+    script, batcher, blocker = await _blocked()
     waiting = [
         asyncio.ensure_future(batcher.submit(KEY, _worker(1), 1.0, None)),
         asyncio.ensure_future(batcher.submit(OTHER, _worker(2, "other"), 1.0, None)),
@@ -109,10 +112,7 @@ async def test_calls_for_other_queues_never_share_a_statement() -> None:
 
 
 async def test_a_failed_statement_fails_each_of_its_calls_and_later_calls_still_run() -> None:
-    script = Script()
-    batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
-    await _settle()
+    script, batcher, blocker = await _blocked()
     waiting = [asyncio.ensure_future(batcher.submit(KEY, _worker(n), 1.0, None)) for n in (1, 2)]
     await _settle()
     script.fail = BackendError("connection lost")
@@ -126,10 +126,7 @@ async def test_a_failed_statement_fails_each_of_its_calls_and_later_calls_still_
 
 
 async def test_a_cancelled_waiting_call_is_left_out_of_the_statement() -> None:
-    script = Script()
-    batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
-    await _settle()
+    script, batcher, blocker = await _blocked()
     gone = asyncio.ensure_future(batcher.submit(KEY, _worker(1), 1.0, None))
     kept = asyncio.ensure_future(batcher.submit(KEY, _worker(2), 1.0, None))
     await _settle()
@@ -143,11 +140,8 @@ async def test_a_cancelled_waiting_call_is_left_out_of_the_statement() -> None:
 
 
 async def test_a_call_cancelled_while_its_statement_runs_waits_for_it_to_end() -> None:
-    script = Script()
+    script, batcher, blocker = await _blocked()
     script.one_at_a_time = True
-    batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
-    await _settle()
     caller = asyncio.ensure_future(batcher.submit(KEY, _worker(1), 1.0, None))
     await _settle()
     script.release.set()  # the first statement ends; the second (host:1's) starts
@@ -166,10 +160,7 @@ async def test_a_call_cancelled_while_its_statement_runs_waits_for_it_to_end() -
 
 
 async def test_a_statement_holds_at_most_max_batch_calls() -> None:
-    script = Script()
-    batcher = ReserveBatcher(script.execute, max_in_flight=1)
-    blocker = asyncio.ensure_future(batcher.submit(KEY, _worker(0), 1.0, None))
-    await _settle()
+    script, batcher, blocker = await _blocked()
     waiting = [
         asyncio.ensure_future(batcher.submit(KEY, _worker(n), 1.0, None))
         for n in range(1, MAX_BATCH + 6)
