@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
+import asyncpg
 import pytest
 
 from conformance_tests import servers
@@ -236,3 +237,63 @@ async def test_workers_of_other_queues_in_one_burst_get_only_their_queues(
         "b1",
         "b2",
     ]
+
+
+# ---------------------------------------------------------------- a clean racing a reserve
+
+
+async def _until_waiting_on_a_lock(conn: asyncpg.Connection) -> None:
+    """Until a session of this database waits on a lock (no event crosses processes)."""
+    for _ in range(500):
+        if await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the reserve never waited on the clean's lock")
+
+
+async def _one(backend: PostgresBackend, w: WorkerId) -> Reservation | None:
+    return await backend.reserve(["q"], w, 1_000.0)
+
+
+async def _in_a_batch(backend: PostgresBackend, w: WorkerId) -> Reservation | None:
+    other = _worker(99)
+    calls = [ReserveCall(w, 1_000.0, None), ReserveCall(other, 1_000.0, None)]
+    results = await backend._execute_batch((("q",), ("q",)), calls)
+    return results[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("reserve", [_one, _in_a_batch], ids=["alone", "batched"])
+async def test_a_reserve_that_waits_out_a_clean_of_its_worker_leaves_it_recoverable(
+    backend: PostgresBackend, reserve: Callable[..., Awaitable[Reservation | None]]
+) -> None:
+    """A scheduler cleans a worker whose reserve started before the clean committed (say, a
+    statement the worker's process sent just before it died): the reserve waits for the
+    clean's row lock, then inserts the worker's row afresh with the job. The worker must get
+    a ping with it, or no stuck-worker pass would ever see the job."""
+    w = WorkerId("victim:1", ("q",))
+    await backend.register_worker(w, 1_000.0)
+    await backend.push("q", "job-1")
+    conn = await asyncpg.connect(servers.postgres_dsn())
+    try:
+        clean = conn.transaction()
+        await clean.start()
+        locked = await conn.fetch(backend._sql.CLEAN_WORKER_LOCK, backend.namespace, w.name)
+        reserving = asyncio.ensure_future(reserve(backend, w))
+        await _until_waiting_on_a_lock(conn)
+        await conn.execute(
+            backend._sql.CLEAN_WORKER_APPLY, backend.namespace, w.name, [], [r[0] for r in locked]
+        )
+        await clean.commit()
+        got = await asyncio.wait_for(reserving, 10)
+    finally:
+        await conn.close()
+
+    assert got == Reservation("q", "job-1")
+    current = await backend.current_job(w)
+    assert current is not None and current.payload == "job-1"
+    assert w in await backend.list_workers()
+    assert w.name in {p.name for p in await backend.registered_worker_pings()}

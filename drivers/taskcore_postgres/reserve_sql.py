@@ -45,9 +45,6 @@ def reserve_statement(s: str, *, complete_first: bool) -> str:
     parts = [
         "absent AS (SELECT NOT EXISTS (SELECT 1 FROM "
         f"{s}.tc_workers WHERE ns = $1 AND member_key = $8 AND registered) AS yes)",
-        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
-        "SELECT $1, $3, $7, $6 FROM absent WHERE absent.yes "
-        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
     ]
     if complete_first:
         parts.append(
@@ -88,7 +85,17 @@ def reserve_statement(s: str, *, complete_first: bool) -> str:
         "FROM absent LEFT JOIN job ON true "
         f"WHERE job.queue IS NOT NULL OR absent.yes {needed}"
         " ON CONFLICT (ns, member_key) DO UPDATE SET registered = true, "
-        f"started = coalesce(w.started, EXCLUDED.started), {sets})"
+        f"started = coalesce(w.started, EXCLUDED.started), {sets} "
+        "RETURNING (w.xmax = 0) AS inserted)"
+    )
+    # The ping goes with the registration: when the worker was absent from this statement's
+    # snapshot, or when its row was inserted afresh (a clean deleted it while this statement
+    # waited for the clean's row lock: without a ping no stuck-worker pass would see its job).
+    parts.append(
+        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
+        "SELECT $1, $3, $7, $6 FROM absent "
+        "WHERE absent.yes OR EXISTS (SELECT 1 FROM cur WHERE cur.inserted) "
+        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)"
     )
     return (
         "WITH "
@@ -141,7 +148,8 @@ def reserve_many_statement(s: str) -> str:
         "g.job_queue, g.job_payload, CASE WHEN g.job_queue IS NULL THEN NULL ELSE g.run_at END "
         "FROM got AS g WHERE {where} "
         "ON CONFLICT (ns, member_key) DO UPDATE SET registered = true, "
-        "started = coalesce(w.started, EXCLUDED.started){sets}"
+        "started = coalesce(w.started, EXCLUDED.started){sets} "
+        "RETURNING w.member_key, (w.xmax = 0) AS inserted"
     )
     job_sets = "".join(f", job_{c} = EXCLUDED.job_{c}" for c in ("queue", "payload", "run_at"))
     parts = [
@@ -151,9 +159,6 @@ def reserve_many_statement(s: str) -> str:
         "absent AS MATERIALIZED (SELECT wk.i FROM wk WHERE NOT EXISTS (SELECT 1 FROM "
         f"{s}.tc_workers AS t WHERE t.ns = $1 AND t.member_key = wk.member_key "
         "AND t.registered))",
-        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
-        "SELECT $1, wk.name, wk.queues_str, wk.now_s FROM wk JOIN absent USING (i) "
-        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
         f"failed AS (INSERT INTO {s}.tc_failures (ns, body) "
         "SELECT $1, wk.failure FROM wk WHERE wk.failure IS NOT NULL ORDER BY wk.i)",
         f"counted AS (INSERT INTO {s}.tc_counters AS c (ns, name, shard, value) "
@@ -180,6 +185,12 @@ def reserve_many_statement(s: str) -> str:
         "reg AS ("
         + upsert.format(where="g.job_queue IS NULL AND NOT g.finishing AND g.is_absent", sets="")
         + ")",
+        # As in reserve_statement: absent from the snapshot, or its row inserted afresh.
+        f"pinged AS (INSERT INTO {s}.tc_pings (ns, name, queues, time) "
+        "SELECT $1, wk.name, wk.queues_str, wk.now_s FROM wk "
+        "WHERE wk.i IN (SELECT i FROM absent) "
+        "OR wk.member_key IN (SELECT member_key FROM cur WHERE cur.inserted) "
+        "ON CONFLICT (ns, name) DO UPDATE SET queues = EXCLUDED.queues, time = EXCLUDED.time)",
     ]
     return (
         "WITH "
