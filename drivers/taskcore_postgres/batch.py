@@ -4,8 +4,9 @@ Under load a PostgreSQL worker's cycle is one statement and one commit per job, 
 limits a process's pool is the server's work per statement and its commit (the WAL flush),
 not the worker. :class:`ReserveBatcher` runs at most ``max_in_flight`` reserve statements at
 once for one backend; a call made while that many are running waits and goes, with every other
-call made meanwhile, in the next one. A call made when fewer are running starts a statement in
-the next turn of the event loop, so an idle worker waits no longer than alone.
+call made meanwhile, in the next one. A call made when fewer are running and none waits runs
+at once, by its caller, alone (the one-worker statement), so an idle worker waits no longer
+than without batching.
 
 Contract, for each call, the same as when it runs alone (:meth:`PostgresBackend.reserve
 <taskcore_postgres.backend.PostgresBackend.reserve>`): its outcome is recorded, its next job
@@ -14,8 +15,9 @@ priority then FIFO order across the batch. A statement is all or nothing, so a s
 that fails fails every call in it with the same error, and each worker then reads back its own
 row, exactly as after a failed call of its own. Calls go together only when they reserve from
 the same queue list in the same order and register the same queues (a pool's workers do); a
-worker has one call at a time, so a batch never holds one worker twice. A caller cancelled
-before its statement starts is left out of it; one cancelled while its shared statement runs
+worker has one call at a time, so a batch never holds one worker twice. A call run by its
+caller is cancelled with it, as any storage call. A waiting caller cancelled before its
+statement starts is left out of it; one cancelled while its shared statement runs
 waits for that statement to end (up to :data:`CANCEL_WAIT` seconds) before the cancellation
 goes on, so a job it reserved is already in the worker's current-job record, where ending the
 worker (or a scheduler's stuck-worker pass) moves it to the failed list: nothing is lost.
