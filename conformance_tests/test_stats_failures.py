@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance_tests.fixtures import BackendFactory
 from conformance_tests.helpers import job
 from taskcore.backend import Backend
 from taskcore.codec import encode_failure
@@ -26,7 +27,7 @@ def record(n: int, error: str = "kaboom") -> str:
 
 class StatsFailuresContract:
     """increment_stats, stats, push_failure, failure_count, failures, remove_failure,
-    retry_failure."""
+    retry_failure, clear_failures."""
 
     pytestmark = pytest.mark.asyncio  # also under strict mode, for third-party projects
 
@@ -65,6 +66,22 @@ class StatsFailuresContract:
             await backend.push_failure(r)
         assert await backend.remove_failure(record(1)) == 1
         assert await backend.failures(0, -1) == [record(2), record(1)]
+
+    async def test_clear_failures_removes_every_record_of_this_namespace_only(
+        self, backend: Backend, backend_factory: BackendFactory
+    ) -> None:
+        other = await backend_factory(namespace=backend.namespace + "-other")
+        await other.push_failure(record(9))
+        for n in range(250):  # more than one page of the default's walk
+            await backend.push_failure(record(n % 3))
+        await backend.increment_stats({"failed": 250})
+
+        assert await backend.clear_failures() == 250
+        assert await backend.failure_count() == 0
+        assert await backend.failures(0, -1) == []
+        assert (await backend.stats())["failed"] == 250  # the counter keeps its value
+        assert await other.failures(0, -1) == [record(9)]
+        assert await backend.clear_failures() == 0
 
     async def test_retry_failure_moves_the_job_back_atomically(self, backend: Backend) -> None:
         await backend.push("math", job(0))

@@ -442,6 +442,22 @@ class Backend(abc.ABC):
     async def remove_failure(self, record: str) -> int:
         """Remove the first failure equal to ``record`` byte for byte; returns 0 or 1."""
 
+    async def clear_failures(self) -> int:
+        """Remove every failure record; returns how many were removed. Counters do not move.
+
+        Drivers override it with one atomic step (Redis: ``DEL`` of the list; PostgreSQL: one
+        ``DELETE``). The default removes the records present at the call one by one, each
+        removal atomic, so a record added meanwhile may stay."""
+        removed, left = 0, await self.failure_count()
+        while left > 0:
+            page = await self.failures(0, min(left, 100) - 1)
+            if not page:
+                break
+            left -= len(page)
+            for record in page:
+                removed += await self.remove_failure(record)
+        return removed
+
     @abc.abstractmethod
     async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
         """Remove the first failure equal to ``record`` and push ``payload`` to the tail of

@@ -57,6 +57,9 @@ async def cmd_failed(args: argparse.Namespace) -> int:
     app = storage_app(args)
     await app.open()
     try:
+        if args.action == "remove" and args.all and not args.index:
+            say(f"removed {await app.queue.clear_failed()} failed job(s)")
+            return 0
         failures = await app.queue.failed()
         if args.action == "list":
             _print_failures(failures, args.json)

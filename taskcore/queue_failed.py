@@ -47,6 +47,14 @@ class FailedJobsMixin(QueueBase):
         raw = failure.raw if isinstance(failure, codec.Failure) else failure
         return await self.backend.remove_failure(raw)
 
+    async def clear_failed(self) -> int:
+        """Remove every failed job's record (resque's ``Resque::Failure.clear``); returns how
+        many. One atomic step on the built-in drivers, whatever the list's length; the
+        ``failed`` counters keep their values."""
+        removed = await self.backend.clear_failures()
+        logger.info("cleared the failed list: %d record(s) removed", removed)
+        return removed
+
     async def retry_and_remove_failed(self, failure: codec.Failure | str) -> bool:
         """Re-enqueue a failed job at the tail of its queue and remove its failure record.
 

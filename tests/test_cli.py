@@ -107,7 +107,7 @@ def test_failed_list_retry_remove(store: list[str], capsys: pytest.CaptureFixtur
     assert main([*store, "failed", "retry", "0"]) == 0
     assert "retried 1 of 1" in capsys.readouterr().out
     assert main([*store, "failed", "remove", "--all"]) == 0
-    assert "removed 1 of 1" in capsys.readouterr().out
+    assert "removed 1 failed job(s)" in capsys.readouterr().out
     data = info(store, capsys)
     assert data["failed"] == 0
     assert data["queues"] == {"work": {"length": 1}}  # the retried job is back

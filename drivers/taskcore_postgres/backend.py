@@ -565,6 +565,9 @@ class PostgresBackend(PostgresConnections, Backend):
     async def remove_failure(self, record: str) -> int:
         return int(await self._fetchval(self._sql.REMOVE_FAILURE, record))
 
+    async def clear_failures(self) -> int:
+        return int(await self._fetchval(self._sql.CLEAR_FAILURES))
+
     async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
         check_storable(record=record, queue=queue, payload=payload)
         rows = await self._fetch(self._sql.RETRY_FAILURE, record, queue, payload, self.channel)

@@ -372,6 +372,10 @@ class Queries:
                       WHERE ns = $1 AND id = ({_FIRST_FAILURE}) RETURNING 1)
         SELECT count(*) FROM gone"""
 
+    CLEAR_FAILURES = """
+        WITH gone AS (DELETE FROM {s}.tc_failures WHERE ns = $1 RETURNING 1)
+        SELECT count(*) FROM gone"""
+
     # $2 record, $3 queue, $4 payload, $5 notify channel. One row back = retried.
     RETRY_FAILURE = f"""
         WITH gone AS (DELETE FROM {{s}}.tc_failures

@@ -407,6 +407,16 @@ class RedisBackend(DelayedMethods, WorkerMethods, Backend):
         return int(await self._client.lrem(self._keys.failed, 1, record))
 
     @translate_errors
+    async def clear_failures(self) -> int:
+        """LLEN and DEL of the failed list in one MULTI (node-resque's list, so its tools see
+        it empty too)."""
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.llen(self._keys.failed)
+            pipe.delete(self._keys.failed)
+            length, _ = await pipe.execute()
+        return int(length)
+
+    @translate_errors
     async def retry_failure(self, record: str, queue: str, payload: str) -> bool:
         """LREM ``failed`` 1 record; if removed, SADD queues, RPUSH and PUBLISH: one script."""
         retried = await self._scripts.retry_failure(
