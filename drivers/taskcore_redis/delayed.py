@@ -19,6 +19,9 @@ from taskcore_redis.records import read_integer
 
 __all__ = ["DelayedMethods"]
 
+_EVERY_SECOND = 2**31 - 1
+"""A page size no schedule reaches: the whole schedule as one page."""
+
 
 class DelayedMethods(RedisAccess):
     """Schedule, promote, list and remove delayed jobs (see :class:`taskcore.backend.Backend`)."""
@@ -75,11 +78,9 @@ class DelayedMethods(RedisAccess):
 
     @translate_errors
     async def delayed_timestamps(self) -> list[int]:
-        """Seconds from the schedule zset, numeric order, skipping ones with no jobs."""
-        stamps = await self._scripts.delayed_timestamps(
-            keys=[self._keys.delayed_schedule], args=[self._keys.prefix]
-        )
-        return [int(text(ts)) for ts in stamps]
+        """Seconds from the schedule zset, numeric order, skipping ones with no jobs: the
+        page script (``delayed_page.lua``) with no bound, one call."""
+        return [int(text(ts)) for ts in await self._delayed_page(None, _EVERY_SECOND, False)]
 
     async def _delayed_page(self, after: int | None, limit: int, with_jobs: bool) -> list[Any]:
         if limit <= 0:

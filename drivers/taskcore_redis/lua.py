@@ -34,7 +34,6 @@ class Scripts:
         self.push_many = load("push_many")
         self.schedule = load("schedule")
         self.promote_due = load("promote_due")
-        self.delayed_timestamps = load("delayed_timestamps")
         self.delayed_page = load("delayed_page")
         self.remove_delayed = load("remove_delayed")
         self.remove_delayed_at = load("remove_delayed_at")

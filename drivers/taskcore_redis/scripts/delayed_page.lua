@@ -3,7 +3,7 @@
 -- ARGV[1] key prefix ("<ns>:" or ""), ARGV[2] the exclusive lower bound ("(<ts>" or "-inf"),
 -- ARGV[3] how many seconds, ARGV[4] "1" to return each second's payloads too
 -- Returns {ts, ts, ...}, or with payloads {ts, {payload, ...}, ts, {...}, ...}.
--- As delayed_timestamps.lua, a member that is not a whole number and a second whose
+-- A member that is not a whole number and a second whose
 -- delayed:<ts> key is not a non-empty list are skipped; the cost follows the page, plus the
 -- skipped members, never the size of the schedule.
 local limit = tonumber(ARGV[3])
