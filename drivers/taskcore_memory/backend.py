@@ -17,6 +17,7 @@ import fakeredis
 from taskcore.backend import Capabilities
 from taskcore.errors import ConfigError
 from taskcore_redis import RedisBackend
+from taskcore_redis.access import with_text_defaults
 
 __all__ = ["MemoryBackend", "from_url", "server_for"]
 
@@ -65,7 +66,5 @@ def from_url(url: str = "memory://", *, namespace: str = "resque", **options: An
     ``fakeredis.FakeAsyncRedis`` (``decode_responses`` defaults to True, ``encoding_errors``
     to ``"surrogateescape"``: any bytes round-trip, as with :func:`taskcore_redis.from_url`)."""
     name = _server_name(url)
-    options.setdefault("decode_responses", True)
-    options.setdefault("encoding_errors", "surrogateescape")
-    client = fakeredis.FakeAsyncRedis(server=server_for(name), **options)
+    client = fakeredis.FakeAsyncRedis(server=server_for(name), **with_text_defaults(options))
     return MemoryBackend(client, name=name, namespace=namespace)

@@ -10,6 +10,7 @@ together.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -17,10 +18,17 @@ from taskcore_redis.errors import describe_server
 from taskcore_redis.keys import Keys
 from taskcore_redis.lua import Scripts
 
-__all__ = ["SCAN_COUNT", "RedisAccess", "optional_text", "text"]
+__all__ = ["SCAN_COUNT", "RedisAccess", "optional_text", "text", "with_text_defaults"]
 
 SCAN_COUNT = 1000
 """Keys per SCAN step and per MGET/UNLINK batch (node-resque's 10 is very slow, issue #325)."""
+
+
+def with_text_defaults(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` for a redis-py (or fakeredis) client, with ``decode_responses=True`` and
+    ``encoding_errors="surrogateescape"`` unless given: replies are ``str``, and any bytes
+    round-trip through them (``Capabilities.binary_payloads``)."""
+    return {"decode_responses": True, "encoding_errors": "surrogateescape", **options}
 
 
 def text(value: str | bytes) -> str:

@@ -32,7 +32,7 @@ from taskcore.backend import (
 from taskcore.codec import dumps
 from taskcore.errors import BackendError, ConfigError, InvalidArgument
 from taskcore.urls import check_url
-from taskcore_redis.access import SCAN_COUNT, optional_text, text
+from taskcore_redis.access import SCAN_COUNT, optional_text, text, with_text_defaults
 from taskcore_redis.dedicated import DedicatedStep
 from taskcore_redis.delayed import DelayedMethods
 from taskcore_redis.errors import translate_errors
@@ -494,10 +494,8 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisBac
     """
     check_url(url)
     keyspace_notifications = bool(options.pop("keyspace_notifications", True))
-    options.setdefault("decode_responses", True)
-    options.setdefault("encoding_errors", "surrogateescape")
     try:
-        client = Redis.from_url(url, **options)
+        client = Redis.from_url(url, **with_text_defaults(options))
     except ValueError as exc:
         raise ConfigError(
             f"invalid Redis URL ({exc}); use redis://[:password@]host[:port][/db], "

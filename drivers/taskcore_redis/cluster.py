@@ -31,6 +31,7 @@ from redis.asyncio.cluster import ClusterNode
 
 from taskcore.backend import Capabilities, WakeUp
 from taskcore.errors import BackendUnavailable, ConfigError
+from taskcore_redis.access import with_text_defaults
 from taskcore_redis.backend import _SCAN_COUNT, RedisBackend
 from taskcore_redis.errors import translate_errors
 from taskcore_redis.topology import Target, parse_cluster_url, require_hash_tag
@@ -155,10 +156,8 @@ def _values(reply: Any) -> list[Any]:
 
 
 def _client_options(target: Target, options: dict[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = {**target.options, **options}
+    merged = with_text_defaults({**target.options, **options})
     merged.pop("pubsub", None)
-    merged.setdefault("decode_responses", True)
-    merged.setdefault("encoding_errors", "surrogateescape")
     if target.username is not None:
         merged.setdefault("username", target.username)
     if target.password is not None:

@@ -22,6 +22,7 @@ from redis.asyncio.sentinel import Sentinel
 
 from taskcore.backend import Capabilities
 from taskcore.errors import ConfigError
+from taskcore_redis.access import with_text_defaults
 from taskcore_redis.backend import RedisBackend
 from taskcore_redis.errors import translate_errors
 from taskcore_redis.topology import parse_sentinel_url
@@ -79,9 +80,7 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisSen
     min_other = int(options.pop("min_other_sentinels", 0))
     for key, value in target.options.items():
         sentinel_kwargs.setdefault(key, value)
-    data: dict[str, Any] = {**target.options, **options}
-    data.setdefault("decode_responses", True)
-    data.setdefault("encoding_errors", "surrogateescape")
+    data = with_text_defaults({**target.options, **options})
     data.setdefault("db", target.db)
     if target.username is not None:
         data.setdefault("username", target.username)
