@@ -46,12 +46,9 @@ class MemoryBackend(RedisBackend):
     )
 
     def __init__(self, client: Any, *, name: str = "", namespace: str = "resque") -> None:
-        super().__init__(client, namespace=namespace, owns_client=True)
-        self._server_name = name
-
-    @property
-    def server(self) -> str:
-        return f"memory://{self._server_name}"
+        super().__init__(
+            client, namespace=namespace, owns_client=True, description=f"memory://{name}"
+        )
 
 
 def _server_name(url: str) -> str:

@@ -48,10 +48,15 @@ class RedisAccess:
     _client: Redis
     _keys: Keys
     _scripts: Scripts
+    _description: str | None
 
     @property
     def server(self) -> str:
-        """Where the server is, for messages: ``host:port/db`` or ``unix:<path>``; no secrets."""
+        """Where the server is, for messages: the backend's ``description`` (a topology URL
+        without credentials, ``memory://<name>``), else ``host:port/db`` or ``unix:<path>``
+        read from the client; no secrets."""
+        if self._description is not None:
+            return self._description
         return describe_server(self._client)
 
     async def _publish_command(self) -> str:

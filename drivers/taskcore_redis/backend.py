@@ -59,6 +59,7 @@ class RedisBackend(DelayedMethods, WorkerMethods, Backend):
     ``encoding_errors="surrogateescape"`` (as :func:`from_url` does) so that values holding
     bytes that are not UTF-8 are read and matched losslessly. ``namespace`` prefixes every key
     (``"resque"`` is node-resque's default; ``""`` writes keys without a prefix).
+    ``description`` is what :attr:`server` shows in messages (default: the client's address).
     With ``keyspace_notifications`` (the default) idle workers are also woken by the server's
     keyspace events for queue lists when the server publishes them, so jobs pushed by other
     producers (node-resque, resque) start at once (:mod:`taskcore_redis.wakeup`).
@@ -79,9 +80,11 @@ class RedisBackend(DelayedMethods, WorkerMethods, Backend):
         namespace: str = "resque",
         owns_client: bool = False,
         keyspace_notifications: bool = True,
+        description: str | None = None,
     ) -> None:
         self.namespace = namespace
         self._client = client
+        self._description = description
         self._owns_client = owns_client
         self._keys = Keys(namespace)
         self._scripts = Scripts(client)

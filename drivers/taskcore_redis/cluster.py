@@ -46,6 +46,7 @@ class RedisClusterBackend(RedisBackend):
     ``namespace`` must be a hash tag (:func:`~taskcore_redis.topology.require_hash_tag`).
     ``pubsub`` is ``"auto"`` (sharded when the server knows ``SPUBLISH``), ``"sharded"`` or
     ``"classic"``. The backend closes ``client`` on :meth:`aclose` when ``owns_client``.
+    :attr:`server` is ``description``: the seed nodes as ``redis+cluster://host:port,...``.
     """
 
     capabilities: ClassVar[Capabilities] = RedisBackend.capabilities
@@ -64,19 +65,18 @@ class RedisClusterBackend(RedisBackend):
             raise ConfigError(f"pubsub={pubsub!r} is not one of 'auto', 'sharded', 'classic'")
         # RedisCluster offers every command, pipeline and script call the driver makes with the
         # same signatures as Redis; redis-py's types do not relate the two classes.
-        super().__init__(cast(Redis, client), namespace=namespace, owns_client=owns_client)
+        super().__init__(
+            cast(Redis, client),
+            namespace=namespace,
+            owns_client=owns_client,
+            description=description,
+        )
         self._cluster = client
         self._pubsub_mode = pubsub
         self._sharded: bool | None = {"auto": None, "sharded": True, "classic": False}[pubsub]
-        self._description = description
         self._listener = PushListener(
             client, self._keys.pushed_channel, sharded=bool(self._sharded)
         )
-
-    @property
-    def server(self) -> str:
-        """The seed nodes as ``redis+cluster://host:port,...``; no credentials."""
-        return self._description
 
     @property
     def cluster(self) -> RedisCluster:

@@ -31,7 +31,10 @@ __all__ = ["RedisSentinelBackend", "from_url"]
 
 
 class RedisSentinelBackend(RedisBackend):
-    """The Redis driver on a Sentinel-managed primary; closes the Sentinel connections too."""
+    """The Redis driver on a Sentinel-managed primary; closes the Sentinel connections too.
+
+    :attr:`server` is ``description``: the Sentinels and service as
+    ``redis+sentinel://host:port,.../service``."""
 
     capabilities: ClassVar[Capabilities] = RedisBackend.capabilities
 
@@ -43,14 +46,8 @@ class RedisSentinelBackend(RedisBackend):
         namespace: str = "resque",
         description: str = "redis+sentinel://",
     ) -> None:
-        super().__init__(client, namespace=namespace, owns_client=True)
+        super().__init__(client, namespace=namespace, owns_client=True, description=description)
         self._sentinel = sentinel
-        self._description = description
-
-    @property
-    def server(self) -> str:
-        """The Sentinels and service as ``redis+sentinel://host:port,.../service``."""
-        return self._description
 
     @property
     def sentinel(self) -> Sentinel:
