@@ -138,10 +138,6 @@ class PostgresConnections:
             raise exc
         raise mapped from exc
 
-    def _mapped(self, exc: BaseException) -> BaseException:
-        """What a call raises for ``exc``: the taskcore error for a native one, else ``exc``."""
-        return self._translate(exc) or exc
-
     async def _checkout(self) -> asyncpg.Connection:
         """A connection for one call: the most recently used idle one this backend holds, else
         one from the pool.
@@ -167,7 +163,7 @@ class PostgresConnections:
         try:
             acquired: asyncpg.Connection = await pool.acquire()
         except NATIVE_ERRORS as exc:
-            raise self._mapped(exc) from exc
+            self._raise_translated(exc)
         finally:
             self._waiting -= 1
         return acquired
@@ -246,7 +242,7 @@ class PostgresConnections:
                 await self._checkin(conn, healthy=False)
                 lost += 1
                 if lost > 1:
-                    raise self._mapped(exc) from exc
+                    self._raise_translated(exc)
                 await self._expire_connections()
                 continue
             except _ROLLED_BACK as exc:
@@ -255,12 +251,12 @@ class PostgresConnections:
                 await self._checkin(conn, healthy=True)
                 rolled_back += 1
                 if rolled_back >= _ROLLED_BACK_ATTEMPTS:
-                    raise self._mapped(exc) from exc
+                    self._raise_translated(exc)
                 continue
             except BaseException as exc:
                 await self._checkin(conn, healthy=False)
                 if isinstance(exc, NATIVE_ERRORS):
-                    raise self._mapped(exc) from exc
+                    self._raise_translated(exc)
                 raise
             await self._checkin(conn, healthy=True)
             return result
