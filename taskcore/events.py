@@ -17,7 +17,7 @@ import contextlib
 import inspect
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from taskcore.clock import Clock
@@ -31,6 +31,7 @@ __all__ = [
     "install_stop_signals",
     "remove_stop_signals",
     "sleep_or_stop",
+    "until_stop",
 ]
 
 logger = logging.getLogger("taskcore.events")
@@ -130,16 +131,21 @@ async def sleep_or_stop(clock: Clock, seconds: float, stop: asyncio.Event) -> bo
     """
     if stop.is_set():
         return True
-    sleeper = asyncio.ensure_future(clock.sleep(seconds))
+    await until_stop(clock.sleep(seconds), stop)
+    return stop.is_set()
+
+
+async def until_stop(work: Awaitable[object], stop: asyncio.Event) -> None:
+    """Await ``work`` until it ends or ``stop`` is set, whichever comes first; the other is
+    cancelled. What ``work`` returns or raises is dropped."""
+    waiter = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (sleeper, stopper):
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(sleeper, stopper, return_exceptions=True)
-    return stop.is_set()
+        for task in (waiter, stopper):
+            task.cancel()
+        await asyncio.gather(waiter, stopper, return_exceptions=True)
 
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)

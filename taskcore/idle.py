@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 
 from taskcore.backend import PollingWakeUp, WakeUp
+from taskcore.events import until_stop
 
 __all__ = ["idle_seconds", "wait_for_stop", "wait_idle"]
 
@@ -33,14 +34,7 @@ async def wait_idle(wake: WakeUp, seconds: float, stop: asyncio.Event) -> None:
         if not stop.is_set():
             await wake.wait(seconds)
         return
-    waiter = asyncio.ensure_future(wake.wait(seconds))
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (waiter, stopper):
-            task.cancel()
-        await asyncio.gather(waiter, stopper, return_exceptions=True)
+    await until_stop(wake.wait(seconds), stop)
 
 
 async def wait_for_stop(stop: asyncio.Event, seconds: float) -> None:
