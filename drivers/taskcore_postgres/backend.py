@@ -56,7 +56,7 @@ def _digest(payload: str) -> bytes:
 
 def _member_key(worker: WorkerId) -> bytes:
     """The workers table's key for ``worker``: sha256 of its member's UTF-8 bytes."""
-    return hashlib.sha256(worker.member.encode()).digest()
+    return _digest(worker.member)
 
 
 def _batch_key(queues: Sequence[str], worker: WorkerId) -> BatchKey:
