@@ -44,20 +44,16 @@ import importlib.util
 import inspect
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Unpack
 
 from taskcore.errors import ConfigError
-from taskcore.tasks.task import FunctionTask, Task
+from taskcore.tasks.task import FunctionTask, Task, TaskOptions
 
 if TYPE_CHECKING:
-    from taskcore.plugins.base import PluginRef
-    from taskcore.tasks.inputs import InputsModel
-    from taskcore.tasks.middleware import Middleware
     from taskcore.tasks.registry import TaskRegistry
 
 __all__ = ["DiscoveryError", "Found", "define_task", "discover", "find_tasks", "task_modules"]
@@ -82,42 +78,24 @@ class Found:
 
 
 def define_task(
-    name: str | None = None,
-    *,
-    queue: str = "default",
-    frequency: float | timedelta = 0.0,
-    inputs: InputsModel | Mapping[str, Any] | None = None,
-    description: str | None = None,
-    middleware: Sequence[Middleware | str] = (),
-    plugins: Sequence[PluginRef] = (),
-    plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
-    re_enqueue_periodic_task_if_exception: bool = True,
-    timeout: float | timedelta | None = None,
-    **more: Any,
+    name: str | None = None, **options: Unpack[TaskOptions]
 ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
     """Decorator making a function a task without registering it anywhere: a registry's
     :meth:`~taskcore.tasks.TaskRegistry.discover` (or ``registry.add``) registers it.
 
-    Takes what ``TaskRegistry.task`` takes (durations in SECONDS or timedeltas); ``more`` passes
-    any other :class:`~taskcore.tasks.Task` field (``cron="*/5 * * * *"``, ``scope="all"``).
-    Without ``name`` a discovered task is named after its module's path.
+    Takes what ``TaskRegistry.task`` takes (:class:`~taskcore.tasks.task.TaskOptions`:
+    ``queue``, ``frequency``, ``cron="*/5 * * * *"``, ``scope="all"``, ...; durations in SECONDS
+    or timedeltas). Without ``name`` a discovered task is named after its module's path.
     """
 
     def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
-        built = FunctionTask(
-            fn,
-            name=name,
-            inputs=inputs,
-            queue=queue,
-            frequency=frequency,
-            description=description,
-            middleware=tuple(middleware),
-            plugins=tuple(plugins),
-            plugin_options=dict(plugin_options or {}),
-            re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
-            timeout=timeout,
-            **more,
-        )
+        fields: dict[str, Any] = {
+            **options,  # copies: the task does not change when the caller's lists do
+            "middleware": tuple(options.get("middleware", ())),
+            "plugins": tuple(options.get("plugins", ())),
+            "plugin_options": dict(options.get("plugin_options") or {}),
+        }
+        built = FunctionTask(fn, name=name, **fields)
         object.__setattr__(built, "named_by_file", name is None)
         return built
 

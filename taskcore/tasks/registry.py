@@ -19,19 +19,18 @@ import contextvars
 import difflib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar, Unpack
 
 from taskcore.arguments import check_name
 from taskcore.errors import ConfigError, UnknownJob
 from taskcore.jobs import JobDefinition
 from taskcore.plugins.base import HookContext, Plugin, PluginRef, resolve_plugin
 from taskcore.tasks.discovery import define_task, discover
-from taskcore.tasks.inputs import InputsModel, decode_inputs
+from taskcore.tasks.inputs import decode_inputs
 from taskcore.tasks.middleware import Middleware, MiddlewarePlugin
 from taskcore.tasks.periodic import enqueue_recurrent_task
 from taskcore.tasks.scope import fan_out, is_node_queue
-from taskcore.tasks.task import FunctionTask, Task
+from taskcore.tasks.task import FunctionTask, Task, TaskOptions
 
 if TYPE_CHECKING:
     from taskcore.worker import Worker
@@ -131,46 +130,15 @@ class TaskRegistry:
         return task
 
     def task(
-        self,
-        name: str | None = None,
-        *,
-        queue: str = "default",
-        frequency: float | timedelta = 0.0,
-        inputs: InputsModel | Mapping[str, Any] | None = None,
-        description: str | None = None,
-        middleware: Sequence[Middleware | str] = (),
-        plugins: Sequence[PluginRef] = (),
-        plugin_options: Mapping[str, Mapping[str, Any]] | None = None,
-        re_enqueue_periodic_task_if_exception: bool = True,
-        timeout: float | timedelta | None = None,
-        cron: str | None = None,
-        timezone: str | None = None,
-        cron_catchup: bool = True,
-        scope: Literal["any", "all"] = "any",
+        self, name: str | None = None, **options: Unpack[TaskOptions]
     ) -> Callable[[Callable[P, R]], FunctionTask[P, R]]:
         """Decorator registering a function as a task (name defaults to the function's).
 
+        The options are :class:`~taskcore.tasks.task.TaskOptions` (:class:`Task` fields):
         ``frequency`` and ``timeout`` are in SECONDS (or timedeltas); ``inputs`` is a pydantic
-        model or Actionhero's declarative dict (default: the function's signature); see
-        :class:`~taskcore.tasks.task.Task` for the fields.
+        model or Actionhero's declarative dict (default: the function's signature).
         """
-
-        build = define_task(
-            name,
-            queue=queue,
-            frequency=frequency,
-            inputs=inputs,
-            description=description,
-            middleware=middleware,
-            plugins=plugins,
-            plugin_options=plugin_options,
-            re_enqueue_periodic_task_if_exception=re_enqueue_periodic_task_if_exception,
-            timeout=timeout,
-            cron=cron,
-            timezone=timezone,
-            cron_catchup=cron_catchup,
-            scope=scope,
-        )
+        build = define_task(name, **options)
 
         def decorate(fn: Callable[P, R]) -> FunctionTask[P, R]:
             built = build(fn)

@@ -17,7 +17,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, ParamSpec, TypedDict, TypeVar
 
 import pydantic
 
@@ -38,10 +38,29 @@ if TYPE_CHECKING:
     from taskcore.tasks.middleware import Middleware
     from taskcore.worker import Worker
 
-__all__ = ["FunctionTask", "Task"]
+__all__ = ["FunctionTask", "Task", "TaskOptions"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class TaskOptions(TypedDict, total=False):
+    """The keyword arguments of ``@define_task`` and ``@registry.task``: :class:`Task` fields,
+    each defaulting to the class default (durations in SECONDS or timedeltas)."""
+
+    queue: str
+    frequency: Duration
+    inputs: InputsModel | Mapping[str, Any] | None
+    description: str | None
+    middleware: Sequence[Middleware | str]
+    plugins: Sequence[PluginRef]
+    plugin_options: Mapping[str, Mapping[str, Any]] | None
+    re_enqueue_periodic_task_if_exception: bool
+    timeout: Duration | None
+    cron: str | None
+    timezone: str | None
+    cron_catchup: bool
+    scope: Literal["any", "all"]
 
 
 class Task(abc.ABC):
