@@ -45,8 +45,6 @@ from taskcore_redis.workers import WorkerMethods
 
 __all__ = ["RedisBackend", "from_url"]
 
-_SCAN_COUNT = SCAN_COUNT  # the name taskcore_redis.cluster imports
-
 _ANCHORS = 5
 """Records of a failed-list page its cursor keeps, to find its place again."""
 

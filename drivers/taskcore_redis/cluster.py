@@ -31,8 +31,8 @@ from redis.asyncio.cluster import ClusterNode
 
 from taskcore.backend import Capabilities, WakeUp
 from taskcore.errors import BackendUnavailable, ConfigError
-from taskcore_redis.access import with_text_defaults
-from taskcore_redis.backend import _SCAN_COUNT, RedisBackend
+from taskcore_redis.access import SCAN_COUNT, with_text_defaults
+from taskcore_redis.backend import RedisBackend
 from taskcore_redis.errors import translate_errors
 from taskcore_redis.topology import Target, parse_cluster_url, require_hash_tag
 from taskcore_redis.wakeup import PushListener
@@ -137,7 +137,7 @@ class RedisClusterBackend(RedisBackend):
         cursor = 0
         while True:
             reply = await self._cluster.scan(
-                cursor, match=self._keys.pattern(start), count=_SCAN_COUNT, target_nodes=node
+                cursor, match=self._keys.pattern(start), count=SCAN_COUNT, target_nodes=node
             )
             # A scan aimed at one node answers ({node name: cursor}, keys).
             cursors, keys = reply
