@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from conformance_tests import servers
+from conformance_tests.helpers import flushed
 from taskcore.backend import WorkerId
 from taskcore_postgres import PostgresBackend
 
@@ -63,9 +64,7 @@ async def _drain(backend: PostgresBackend, jobs: int) -> None:
 async def test_reserved_jobs_are_vacuumed_away_when_autovacuum_is_off_for_the_table(
     dsn: str, schema: str
 ) -> None:
-    backend = PostgresBackend(dsn, namespace="ns", schema=schema)
-    await backend.open()
-    try:
+    async with flushed(PostgresBackend(dsn, namespace="ns", schema=schema)) as backend:
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(f'ALTER TABLE "{schema}".tc_jobs SET (autovacuum_enabled = false)')
@@ -81,6 +80,3 @@ async def test_reserved_jobs_are_vacuumed_away_when_autovacuum_is_off_for_the_ta
         await _drain(backend, EVERY - 1)  # fewer than EVERY since: no second vacuum yet
         await backend.vacuum.wait()
         assert backend.vacuum.vacuums == 1
-    finally:
-        await backend.flush()
-        await backend.aclose()
