@@ -110,23 +110,7 @@ class Task(abc.ABC):
     scope: ClassVar[Literal["any", "all"]] = "any"
 
     def __init__(self, **overrides: Any) -> None:
-        allowed = {
-            "timeout",
-            "name",
-            "description",
-            "queue",
-            "frequency",
-            "inputs",
-            "middleware",
-            "plugins",
-            "plugin_options",
-            "re_enqueue_periodic_task_if_exception",
-            "cron",
-            "timezone",
-            "cron_catchup",
-            "scope",
-        }
-        unknown = sorted(set(overrides) - allowed)
+        unknown = sorted(set(overrides) - TaskOptions.__optional_keys__ - {"name"})
         if unknown:
             raise ConfigError(f"unknown task attribute(s): {', '.join(unknown)}")
         for key, value in overrides.items():
