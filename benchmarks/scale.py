@@ -39,7 +39,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance_tests.drivers import DRIVERS, DriverSpec, connect_driver
 from conformance_tests.helpers import flushed
@@ -54,14 +54,18 @@ PAGE = 50
 CHUNK = 20  # concurrent storage calls while loading data (under client pool caps)
 LONG_AGO = 7200.0  # seconds before now at which the dead workers registered and reserved
 
+T = TypeVar("T")
+
+
+async def _timed(call: Awaitable[T]) -> tuple[T, float]:
+    """``call``'s result and the ms it took."""
+    start = time.perf_counter()
+    result = await call
+    return result, (time.perf_counter() - start) * 1000
+
 
 async def _median_ms(fn: Callable[[], Awaitable[Any]], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        await fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median([(await _timed(fn()))[1] for _ in range(rounds)])
 
 
 async def _chunked(calls: Sequence[Callable[[], Awaitable[Any]]]) -> None:
@@ -90,13 +94,16 @@ async def _fill_failed(backend: Backend, count: int) -> None:
     await _chunked([partial(push, f'{{"n":{i}}}') for i in range(count)])
 
 
-async def _dead_worker_holding_a_job(backend: Backend, r: int) -> WorkerId:
-    """Worker ``dead:<r>``, registered ``LONG_AGO`` and holding job ``noop(r)`` of queue q."""
-    dead = WorkerId(f"dead:{r}", ("q",))
-    await backend.register_worker(dead, time.time() - LONG_AGO)
-    await backend.push("q", codec.encode_job("noop", "q", [r]))
-    await backend.reserve(["q"], dead, time.time() - LONG_AGO)
-    return dead
+async def _dead_workers_holding_a_job(backend: Backend, rounds: int) -> AsyncIterator[WorkerId]:
+    """One worker per round, ``dead:<r>``, registered ``LONG_AGO`` and holding job ``noop(r)``
+    of queue q; queue q is deleted after each round."""
+    for r in range(rounds):
+        dead = WorkerId(f"dead:{r}", ("q",))
+        await backend.register_worker(dead, time.time() - LONG_AGO)
+        await backend.push("q", codec.encode_job("noop", "q", [r]))
+        await backend.reserve(["q"], dead, time.time() - LONG_AGO)
+        yield dead
+        await backend.delete_queue("q")
 
 
 async def reserve_vs_queues(backend: Backend, sizes: list[int], rounds: int) -> list[float]:
@@ -127,10 +134,8 @@ async def wildcard_vs_queues(backend: Backend, sizes: list[int], rounds: int) ->
         times = []
         for _ in range(rounds):
             await backend.push(names[-1], payload)
-            start = time.perf_counter()
-            queues = await queues_to_work(backend, None)
-            found = await backend.reserve(queues, worker, time.time())
-            times.append((time.perf_counter() - start) * 1000)
+            found, ms = await _timed(_find(backend, worker))
+            times.append(ms)
             assert found is not None, "the waiting job was not found"
         out.append(statistics.median(times))
     return out
@@ -138,6 +143,11 @@ async def wildcard_vs_queues(backend: Backend, sizes: list[int], rounds: int) ->
 
 async def _reserve(backend: Backend, queues: list[str], worker: WorkerId) -> Any:
     return await backend.reserve(queues, worker, time.time())
+
+
+async def _find(backend: Backend, worker: WorkerId) -> Any:
+    """A wildcard worker's step: list the queues to work, then reserve over them."""
+    return await _reserve(backend, await queues_to_work(backend, None), worker)
 
 
 def _leader(backend: Backend, **options: Any) -> Scheduler:
@@ -174,9 +184,8 @@ async def stuck_pass_per_worker(
                 )
                 scheduler = _leader(backend)
                 await scheduler.try_for_leader()
-                start = time.perf_counter()
-                cleaned = await scheduler.clean_stuck_workers()
-                samples.append((time.perf_counter() - start) * 1000 / max(len(cleaned), 1))
+                cleaned, ms = await _timed(scheduler.clean_stuck_workers())
+                samples.append(ms / max(len(cleaned), 1))
                 assert len(cleaned) == n, (len(cleaned), n)
         out.append(statistics.median(samples))
     return out
@@ -192,14 +201,11 @@ async def retry_poll_vs_failed(
             scheduler = _leader(backend, retry_stuck_jobs=True)
             await scheduler.poll()
             samples = []
-            for r in range(rounds):
-                dead = await _dead_worker_holding_a_job(backend, r)
+            async for dead in _dead_workers_holding_a_job(backend, rounds):
                 await backend.ping_worker(dead, time.time() - LONG_AGO)
-                start = time.perf_counter()
-                await scheduler.poll()
-                samples.append((time.perf_counter() - start) * 1000)
+                _, ms = await _timed(scheduler.poll())
+                samples.append(ms)
                 assert await backend.queue_length("q") == 1
-                await backend.delete_queue("q")
             out.append(statistics.median(samples))
     return out
 
@@ -213,13 +219,11 @@ async def retry_walk_vs_failed(
             await _fill_failed(backend, n)
             queue = Queue(backend)
             samples = []
-            for r in range(rounds):
-                dead = await _dead_worker_holding_a_job(backend, r)
+            async for dead in _dead_workers_holding_a_job(backend, rounds):
                 await queue.force_clean_worker(dead.name)
-                start = time.perf_counter()
-                assert await queue.retry_stuck_jobs() == 1
-                samples.append((time.perf_counter() - start) * 1000 * 1000 / (n + 1))
-                await backend.delete_queue("q")
+                retried, ms = await _timed(queue.retry_stuck_jobs())
+                samples.append(ms * 1000 / (n + 1))
+                assert retried == 1
             out.append(statistics.median(samples))
     return out
 
