@@ -31,10 +31,10 @@ from redis.asyncio.cluster import ClusterNode
 
 from taskcore.backend import Capabilities, WakeUp
 from taskcore.errors import BackendUnavailable, ConfigError
-from taskcore_redis.access import SCAN_COUNT, with_text_defaults
+from taskcore_redis.access import SCAN_COUNT
 from taskcore_redis.backend import RedisBackend
 from taskcore_redis.errors import translate_errors
-from taskcore_redis.topology import Target, parse_cluster_url, require_hash_tag
+from taskcore_redis.topology import parse_cluster_url, require_hash_tag
 from taskcore_redis.wakeup import PushListener
 
 __all__ = ["RedisClusterBackend", "from_url"]
@@ -155,16 +155,6 @@ def _values(reply: Any) -> list[Any]:
     return list(reply) if isinstance(reply, list | tuple) else [reply]
 
 
-def _client_options(target: Target, options: dict[str, Any]) -> dict[str, Any]:
-    merged = with_text_defaults({**target.options, **options})
-    merged.pop("pubsub", None)
-    if target.username is not None:
-        merged.setdefault("username", target.username)
-    if target.password is not None:
-        merged.setdefault("password", target.password)
-    return merged
-
-
 def from_url(url: str, *, namespace: str = "{resque}", **options: Any) -> RedisClusterBackend:
     """A backend owning a ``RedisCluster`` client for a ``redis+cluster://`` URL.
 
@@ -178,8 +168,10 @@ def from_url(url: str, *, namespace: str = "{resque}", **options: Any) -> RedisC
     require_hash_tag(namespace)
     pubsub = str(options.pop("pubsub", target.options.get("pubsub", "auto")))
     nodes = [ClusterNode(host, port) for host, port in target.nodes]
+    client_options = target.client_options(options)
+    client_options.pop("pubsub", None)
     try:
-        client = RedisCluster(startup_nodes=nodes, **_client_options(target, options))
+        client = RedisCluster(startup_nodes=nodes, **client_options)
     except (TypeError, ValueError, redis_errors.RedisClusterException) as exc:
         raise ConfigError(f"invalid Redis Cluster options ({exc})") from exc
     return RedisClusterBackend(

@@ -22,7 +22,6 @@ from redis.asyncio.sentinel import Sentinel
 
 from taskcore.backend import Capabilities
 from taskcore.errors import ConfigError
-from taskcore_redis.access import with_text_defaults
 from taskcore_redis.backend import RedisBackend
 from taskcore_redis.errors import translate_errors
 from taskcore_redis.topology import parse_sentinel_url
@@ -77,12 +76,8 @@ def from_url(url: str, *, namespace: str = "resque", **options: Any) -> RedisSen
     min_other = int(options.pop("min_other_sentinels", 0))
     for key, value in target.options.items():
         sentinel_kwargs.setdefault(key, value)
-    data = with_text_defaults({**target.options, **options})
+    data = target.client_options(options)
     data.setdefault("db", target.db)
-    if target.username is not None:
-        data.setdefault("username", target.username)
-    if target.password is not None:
-        data.setdefault("password", target.password)
     try:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]  # untyped in redis-py
             list(target.nodes), min_other_sentinels=min_other, sentinel_kwargs=sentinel_kwargs

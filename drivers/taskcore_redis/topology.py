@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from taskcore.errors import ConfigError
+from taskcore_redis.access import with_text_defaults
 
 __all__ = [
     "CLUSTER_SCHEMES",
@@ -58,6 +59,17 @@ class Target:
         """``scheme://h1:p1,h2:p2[/service]`` for messages: no credentials."""
         hosts = ",".join(f"{host}:{port}" for host, port in self.nodes)
         return f"{scheme}://{hosts}" + (f"/{self.service}" if self.service else "")
+
+    def client_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Options for the data connections: the URL's query options with ``options`` over
+        them, the text defaults (:func:`~taskcore_redis.access.with_text_defaults`) and the
+        URL's credentials, each unless given."""
+        merged = with_text_defaults({**self.options, **options})
+        if self.username is not None:
+            merged.setdefault("username", self.username)
+        if self.password is not None:
+            merged.setdefault("password", self.password)
+        return merged
 
 
 def hash_tag(namespace: str) -> str | None:
