@@ -57,6 +57,7 @@ from redis.asyncio import Redis
 
 from benchmarks.bench import bench_latency
 from conformance_tests.drivers import DRIVERS, DriverSpec, connect_driver
+from conformance_tests.helpers import flushed
 from conformance_tests.servers import node_resque_dir, redis_url
 from taskcore import codec
 from taskcore.backend import Backend
@@ -76,15 +77,27 @@ def _spec(driver_id: str) -> DriverSpec:
     return next(d for d in DRIVERS if d.id == driver_id)
 
 
-async def _backend(driver_id: str, namespace: str) -> Backend:
+def _connect(driver_id: str, namespace: str) -> Backend:
+    """An unopened backend of ``driver_id`` in ``namespace`` (open it with ``flushed``)."""
     spec = _spec(driver_id)
-    backend = connect_driver(spec, namespace, spec.url())
-    await backend.open()
-    return backend
+    return connect_driver(spec, namespace, spec.url())
 
 
 async def _noop(*_: Any) -> None:
     return None
+
+
+def _runner(backend: Backend, name: str, *, pool: bool, fixed: int = 0) -> Worker | MultiWorker:
+    """One taskcore Worker, or a MultiWorker (default sizes, or ``fixed`` workers), working
+    the no-op job on the benchmark queue."""
+    jobs = {"noop": _noop}
+    if not pool:
+        return Worker(backend, jobs, queues=[QUEUE], name=name)
+    if fixed:
+        return MultiWorker(
+            backend, jobs, queues=[QUEUE], name=name, min_workers=fixed, max_workers=fixed
+        )
+    return MultiWorker(backend, jobs, queues=[QUEUE], name=name)
 
 
 class Drained:
@@ -144,26 +157,20 @@ async def _flush(admin: Redis, namespace: str) -> None:
 async def taskcore_redis(jobs: int, *, pool: bool) -> float:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
     admin = Redis.from_url(redis_url(), decode_responses=True)
-    backend = await _backend("redis", namespace)
     drained = Drained(jobs)
-    runner: Worker | MultiWorker
-    if pool:
-        runner = MultiWorker(backend, {"noop": _noop}, queues=[QUEUE], name=f"bench-{namespace}")
-    else:
-        runner = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"bench-{namespace}")
-    runner.on("success", drained)
-    try:
-        await _stage(admin, namespace, jobs)
-        await runner.start()
-        await asyncio.sleep(0.2)  # registered and idle: we time the drain, not the start
-        started = await _release(admin, namespace)
-        await asyncio.wait_for(drained.done.wait(), 600)
-        return jobs / (drained.finished_at - started)
-    finally:
-        await runner.end()
-        await _flush(admin, namespace)
-        await backend.aclose()
-        await admin.aclose()
+    async with flushed(_connect("redis", namespace)) as backend:
+        runner = _runner(backend, f"bench-{namespace}", pool=pool)
+        runner.on("success", drained)
+        try:
+            await _stage(admin, namespace, jobs)
+            await runner.start()
+            await asyncio.sleep(0.2)  # registered and idle: we time the drain, not the start
+            started = await _release(admin, namespace)
+            await asyncio.wait_for(drained.done.wait(), 600)
+            return jobs / (drained.finished_at - started)
+        finally:
+            await runner.end()
+            await admin.aclose()
 
 
 async def taskcore_processes(jobs: int) -> float:
@@ -255,19 +262,11 @@ async def node_resque(jobs: int, *, mode: str) -> float:
 
 async def taskcore_local(jobs: int, *, driver: str, pool: bool, fixed: int = 0) -> float:
     namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    backend = await _backend(driver, namespace)
     drained = Drained(jobs)
-    try:
+    async with flushed(_connect(driver, namespace)) as backend:
         for start in range(0, jobs, 1000):
             await backend.push_many([(QUEUE, JOB)] * min(1000, jobs - start))
-        runner: Worker | MultiWorker
-        sizes = {"min_workers": fixed, "max_workers": fixed} if fixed else {}
-        if pool:
-            runner = MultiWorker(
-                backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}", **sizes
-            )
-        else:
-            runner = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"b-{namespace}")
+        runner = _runner(backend, f"b-{namespace}", pool=pool, fixed=fixed)
         runner.on("success", drained)
         started = time.time()
         await runner.start()
@@ -275,9 +274,6 @@ async def taskcore_local(jobs: int, *, driver: str, pool: bool, fixed: int = 0) 
         rate = jobs / (drained.finished_at - started)
         await runner.end()
         return rate
-    finally:
-        await backend.flush()
-        await backend.aclose()
 
 
 async def pgqueuer(jobs: int, *, concurrency: int = 10) -> float:
@@ -300,14 +296,9 @@ async def pgqueuer(jobs: int, *, concurrency: int = 10) -> float:
 
 
 async def idle_latency(driver: str) -> float:
-    namespace = f"bench-{uuid.uuid4().hex[:8]}"
-    backend = await _backend(driver, namespace)
-    try:
+    async with flushed(_connect(driver, f"bench-{uuid.uuid4().hex[:8]}")) as backend:
         p50, _ = await bench_latency(backend, 50)
         return p50
-    finally:
-        await backend.flush()
-        await backend.aclose()
 
 
 async def redis_round_trip_us(_: int, *, calls: int = 2000) -> float:
@@ -440,7 +431,8 @@ async def soak(driver: str, total: int) -> list[tuple[int, float]]:
     ``_SOAK_STALL`` seconds the soak raises, saying where every job is (a stalled drain is a
     finding, not something to wait for)."""
     namespace = f"soak-{uuid.uuid4().hex[:8]}"
-    backend = await _backend(driver, namespace)
+    backend = _connect(driver, namespace)
+    await backend.open()
     batch = 10_000
     drained = Drained(total)
     worker = Worker(backend, {"noop": _noop}, queues=[QUEUE], name=f"soak-{namespace}")
