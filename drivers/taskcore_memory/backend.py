@@ -8,6 +8,7 @@ delivers pub/sub between clients of one server, so enqueue notifications work to
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -35,14 +36,11 @@ def server_for(name: str = "") -> fakeredis.FakeServer:
 
 
 class MemoryBackend(RedisBackend):
-    """The Redis driver over an in-process fakeredis server; not shared across processes."""
+    """The Redis driver over an in-process fakeredis server: its capabilities, except that it
+    is not shared across processes."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities(
-        resque_wire_format=True,
-        shared_across_processes=False,
-        enqueue_notifications=True,
-        single_call_complete_and_reserve=True,
-        binary_payloads=True,
+    capabilities: ClassVar[Capabilities] = dataclasses.replace(
+        RedisBackend.capabilities, shared_across_processes=False
     )
 
     def __init__(self, client: Any, *, name: str = "", namespace: str = "resque") -> None:
