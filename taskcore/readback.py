@@ -13,7 +13,7 @@ import logging
 from typing import NamedTuple
 
 from taskcore import codec
-from taskcore.backend import Backend, Outcome, Reservation, WorkerId
+from taskcore.backend import Backend, CurrentJob, Outcome, Reservation, WorkerId
 
 __all__ = ["Held", "held_of", "read_back"]
 
@@ -21,16 +21,27 @@ logger = logging.getLogger("taskcore.worker")
 
 
 class Held(NamedTuple):
-    """A worker's current-job record as the worker knows it (``run_at`` as stored)."""
+    """A worker's current-job record as the worker knows it."""
 
     queue: str
     payload: str
-    run_at: str
+    run_at: str | float
+    """As stored, or the unix seconds the worker reserved the job at: dated as storage wrote
+    it only when a read-back compares it (:meth:`is_record`), never on the per-job path."""
+
+    def is_record(self, current: CurrentJob) -> bool:
+        """True when ``current`` is this record."""
+        run_at = self.run_at if isinstance(self.run_at, str) else codec.js_date(self.run_at)
+        return (
+            current.queue == self.queue
+            and current.payload == self.payload
+            and current.run_at == run_at
+        )
 
 
 def held_of(reservation: Reservation, now: float) -> Held:
     """The record storage wrote for ``reservation``, reserved at ``now`` (unix seconds)."""
-    return Held(reservation.queue, reservation.payload, codec.js_date(now))
+    return Held(reservation.queue, reservation.payload, now)
 
 
 async def read_back(
@@ -66,7 +77,10 @@ async def read_back(
             worker.name,
         )
         return pending, None, None
-    record = Held(current.queue, current.payload, current.run_at)
-    if pending is not None and record == held:
+    if pending is not None and held is not None and held.is_record(current):
         return pending, None, held
-    return None, Reservation(current.queue, current.payload), record
+    return (
+        None,
+        Reservation(current.queue, current.payload),
+        Held(current.queue, current.payload, current.run_at),
+    )
