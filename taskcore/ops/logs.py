@@ -175,6 +175,12 @@ class WorkerLog:
 
         return handle
 
+    def _off(self, event: str) -> bool:
+        """True when ``event``'s line would not be logged: its fields are then not built (the
+        job events run once per job)."""
+        level = self.levels[event]
+        return level is None or not worker_log.isEnabledFor(level)
+
     def _job_fields(self, worker: str, queue: str, job: Any) -> dict[str, Any]:
         fields: dict[str, Any] = {"worker": worker, "queue": queue}
         fields["class"] = _class_of(job)
@@ -190,6 +196,8 @@ class WorkerLog:
         return f"{call} on {clean(fields['queue'])!r}"
 
     def _on_skipped(self, worker: str, queue: str, job: Any, duration: float) -> None:
+        if self._off("skipped"):
+            return
         fields = self._job_fields(worker, queue, job)
         fields["duration"] = round(duration, 6)
         message = f"{self._describe(fields)} skipped by a before_perform hook (worker {worker})"
@@ -212,6 +220,8 @@ class WorkerLog:
         _emit(worker_log, self.levels["end"], "end", f"worker {worker} stopped", {"worker": worker})
 
     def _on_poll(self, worker: str, queues: str) -> None:
+        if self._off("poll"):
+            return
         message = f"worker {worker} polling {clean(queues) or '(no queues)'}"
         _emit(
             worker_log, self.levels["poll"], "poll", message, {"worker": worker, "queues": queues}
@@ -231,11 +241,15 @@ class WorkerLog:
 
     def _on_job(self, worker: str, queue: str, job: Any) -> None:
         self._active(worker)
+        if self._off("job"):
+            return
         fields = self._job_fields(worker, queue, job)
         message = f"worker {worker} took {self._describe(fields)}"
         _emit(worker_log, self.levels["job"], "job", message, fields)
 
     def _on_success(self, worker: str, queue: str, job: Any, result: Any, duration: float) -> None:
+        if self._off("success"):
+            return
         fields = self._job_fields(worker, queue, job)
         fields["duration"] = round(duration, 6)
         message = f"{self._describe(fields)} succeeded in {duration * 1000:.1f} ms"
@@ -247,6 +261,8 @@ class WorkerLog:
     def _on_failure(
         self, worker: str, queue: str, job: Any, error: BaseException, duration: float
     ) -> None:
+        if self._off("failure"):
+            return
         fields = self._job_fields(worker, queue, job)
         fields.update(duration=round(duration, 6), error=_error_text(error))
         fields["error_class"] = type(error).__name__
@@ -257,6 +273,8 @@ class WorkerLog:
         _emit(worker_log, self.levels["failure"], "failure", message, fields, error)
 
     def _on_re_enqueue(self, worker: str, queue: str, job: Any, info: Any) -> None:
+        if self._off("re_enqueue"):
+            return
         fields = self._job_fields(worker, queue, job)
         info = info if isinstance(info, dict) else {}
         error = info.get("error")
