@@ -8,8 +8,9 @@ from typing import Any
 
 from taskcore.clock import FakeClock
 from taskcore.events import EventEmitter
+from taskcore.worker import Worker
 
-__all__ = ["WAIT", "EventLog", "until_sleeping"]
+__all__ = ["WAIT", "EventLog", "run_until", "until_sleeping"]
 
 WAIT = 10.0
 """Generous bound (seconds) for something that normally happens within milliseconds."""
@@ -55,6 +56,20 @@ class EventLog:
                 await self._changed.wait()
 
         return await asyncio.wait_for(watch(), timeout)
+
+
+async def run_until(worker: Worker, successes: int = 1, *, idle: bool = False) -> EventLog:
+    """Start ``worker``, wait for ``successes`` successful jobs (with ``idle``, then also for
+    its ``pause``: no work left), end it whatever happened; returns its events."""
+    log = EventLog(worker)
+    await worker.start()
+    try:
+        await log.wait_for("success", count=successes)
+        if idle:
+            await log.wait_for("pause")
+    finally:
+        await worker.end()
+    return log
 
 
 async def until_sleeping(clock: FakeClock, sleepers: int = 1, timeout: float = WAIT) -> None:

@@ -9,7 +9,7 @@ import inspect
 import time
 from typing import Any
 
-from conformance_tests.engine_support import EventLog
+from conformance_tests.engine_support import EventLog, run_until
 from taskcore.backend import Backend
 from taskcore.config import Settings
 from taskcore.jobs import Jobs
@@ -102,13 +102,7 @@ async def test_a_failing_work_found_hook_is_an_error_event_and_the_job_still_cou
     await Queue(backend).enqueue_many([("burst", "noop", []) for _ in range(3)])
     worker = Worker(backend, {"noop": noop}, queues=["burst"], name="hooked", timeout=30.0)
     worker.on_work_found = broken
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success", count=3)
-        await log.wait_for("pause")
-    finally:
-        await worker.end()
+    log = await run_until(worker, 3, idle=True)
     errors = [str(error) for error, *_ in log.args("error")]
     assert errors == ["hook failed"], errors  # once: when work first arrived
     assert (await backend.stats())["processed"] == 3

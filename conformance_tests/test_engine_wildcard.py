@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from conformance_tests.engine_support import EventLog
+from conformance_tests.engine_support import run_until
 from conformance_tests.helpers import NOW, job, worker
 from taskcore.backend import Backend, Outcome, PollingWakeUp, WakeUp
 from taskcore.jobs import Jobs
@@ -24,17 +24,6 @@ from taskcore.worker import Worker
 pytestmark = pytest.mark.asyncio
 
 MANY = WILDCARD_ALL_KNOWN_UP_TO + 20
-
-
-async def _run_until(worker: Worker, successes: int) -> EventLog:
-    """Start ``worker``, wait for ``successes`` jobs, end it; what it emitted."""
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success", count=successes)
-    finally:
-        await worker.end()
-    return log
 
 
 async def _known_empty_queues(backend: Backend, count: int) -> list[str]:
@@ -62,7 +51,7 @@ async def test_a_wildcard_worker_over_many_queues_reserves_from_those_holding_jo
 
     assert await queues_to_work(backend, None) == ["q010", "q050", "q100"]
     w = Worker(backend, Jobs({"note": note}), queues="*", name="wild:1", timeout=60.0)
-    log = await _run_until(w, 3)
+    log = await run_until(w, 3)
     assert ran == ["q010", "q050", "q100"]  # priority (name) order kept
     assert log.args("poll")[0] == ("q010,q050,q100",)
     assert len(names) == MANY
@@ -92,7 +81,7 @@ async def test_a_wildcard_worker_lists_again_when_its_list_runs_dry(
     w = Worker(
         backend, Jobs({"first": first, "later": later}), queues="*", name="wild:2", timeout=60.0
     )
-    await _run_until(w, 2)
+    await run_until(w, 2)
     assert ran == ["first", "later"]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conformance_tests.drivers import DriverSpec
-from conformance_tests.engine_support import WAIT, EventLog, until_sleeping
+from conformance_tests.engine_support import WAIT, EventLog, run_until, until_sleeping
 from taskcore import codec
 from taskcore.backend import Backend, WorkerId
 from taskcore.clock import FakeClock
@@ -24,17 +24,6 @@ from taskcore.plugins.base import Plugin
 from taskcore.queue import Queue
 from taskcore.scheduler import Scheduler
 from taskcore.worker import Worker
-
-
-async def run_until_a_success(worker: Worker) -> EventLog:
-    """Start ``worker``, wait for its first successful job, end it; returns its events."""
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success")
-    finally:
-        await worker.end()
-    return log
 
 
 def make_worker(backend: Backend, jobs: Jobs, **options: Any) -> Worker:
@@ -203,7 +192,7 @@ async def test_a_malformed_payload_is_a_recorded_failure_and_the_loop_goes_on(
     await backend.push("math", payload)
     await Queue(backend).enqueue("math", "add", [1, 2])
     worker = make_worker(backend, jobs)
-    log = await run_until_a_success(worker)
+    log = await run_until(worker)
     (failure,) = [codec.decode_failure(r) for r in await backend.failures(0, -1)]
     assert failure.exception == "MalformedPayload"
     assert isinstance(failure.payload, dict)
@@ -334,7 +323,7 @@ async def test_a_storage_error_is_emitted_and_the_worker_keeps_going(
     monkeypatch.setattr(backend, "reserve", flaky_reserve)
     await Queue(backend).enqueue("math", "add", [1, 2])
     worker = make_worker(backend, jobs)
-    log = await run_until_a_success(worker)
+    log = await run_until(worker)
     assert isinstance(log.args("error")[0][0], BackendUnavailable)
     assert (await backend.stats())["processed"] == 1
 
@@ -363,14 +352,7 @@ async def test_a_storage_call_applied_but_whose_reply_was_lost_loses_no_job(
     queue = Queue(backend)
     for n in range(4):
         await queue.enqueue("math", "add", [n])
-    worker = make_worker(backend, jobs, timeout=0.05)
-    log = EventLog(worker)
-    await worker.start()
-    try:
-        await log.wait_for("success", count=4)
-        await log.wait_for("pause")
-    finally:
-        await worker.end()
+    log = await run_until(make_worker(backend, jobs, timeout=0.05), 4, idle=True)
     assert len(log.args("error")) == 2
     assert sorted(done) == [("add", n, 0) for n in range(4)]
     assert (await backend.stats())["processed"] == 4
@@ -617,7 +599,7 @@ async def test_a_job_whose_error_cannot_be_printed_is_a_recorded_failure(
     queue = Queue(backend)
     await queue.enqueue("math", "unprintable")
     await queue.enqueue("math", "add", [1, 2])
-    log = await run_until_a_success(make_worker(backend, jobs))
+    log = await run_until(make_worker(backend, jobs))
     (failure,) = await queue.failed()
     assert (failure.job.class_name, failure.exception) == ("unprintable", "Unprintable")
     assert "crash" not in log.names()
