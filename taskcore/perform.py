@@ -389,10 +389,13 @@ class JobRunner:
         duration: float,
     ) -> Outcome:
         worker = self.worker
+        payload = reservation.payload
+        if job is None:  # a payload that decoded as a job is embedded as is: no second parse
+            payload = codec.embed_payload(payload)
         record = codec.encode_failure(
             worker=worker.name,
             queue=reservation.queue,
-            payload=codec.embed_payload(reservation.payload),
+            payload=payload,
             exception=type(error).__name__,
             error=describe_error(error),
             backtrace=_backtrace(error),
