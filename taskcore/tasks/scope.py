@@ -93,10 +93,9 @@ async def fan_out(queue: Queue, task: Task, args: list[Any]) -> list[str]:
     backend = queue.backend
     known = await backend.list_queues()
     nodes = await live_nodes(backend)
-    for node_id in nodes:
-        target = node_queue(node_id)
-        await backend.push(target, codec.encode_job(task.name, target, args))
-    alive = {node_queue(n) for n in nodes}
+    alive = [node_queue(n) for n in nodes]
+    if alive:  # one round trip for every copy
+        await backend.push_many([(q, codec.encode_job(task.name, q, args)) for q in alive])
     for name in known:
         if is_node_queue(name) and name not in alive:
             dropped = await backend.delete_queue(name)
