@@ -270,6 +270,10 @@ def _describe(exc: pydantic.ValidationError, task_name: str) -> str:
     return f"invalid inputs for task {task_name!r}: " + "; ".join(problems)
 
 
+_JSON_OBJECT = pydantic.TypeAdapter(dict[str, Any])
+"""Dumps the inputs of a task without a model to JSON types (built once: ~0.1 ms to build)."""
+
+
 def encode_inputs(
     model: InputsModel | None, inputs: Mapping[str, Any] | None, task_name: str
 ) -> dict[str, Any]:
@@ -279,9 +283,7 @@ def encode_inputs(
         dumped: dict[str, Any] = validated.model_dump(mode="json", by_alias=True)
         return dumped
     try:
-        plain: dict[str, Any] = pydantic.TypeAdapter(dict[str, Any]).dump_python(
-            validated, mode="json"
-        )
+        plain: dict[str, Any] = _JSON_OBJECT.dump_python(validated, mode="json")
     except PydanticSerializationError as exc:
         raise ValidationError(
             f"invalid inputs for task {task_name!r}: not JSON-serialisable ({exc})"
